@@ -1,0 +1,415 @@
+#include "proxy/config.hpp"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+namespace sqltap::config {
+namespace {
+
+using vt = value_type;
+
+constexpr key_spec keys[] = {
+    {"proxy", "listen", vt::address_list, "127.0.0.1:6432", false, "",
+     "Addresses sqltapd accepts clients on: one or more host:port, comma separated "
+     "(IPv6 as [addr]:port)."},
+    {"proxy", "io_threads", vt::integer, "0", false, "",
+     "Threads serving client sessions; 0 means one per CPU core."},
+    {"proxy", "tls_cert_file", vt::path, "", true, "",
+     "PEM certificate chain offered to clients that send SSLRequest. With tls_key_file."},
+    {"proxy", "tls_key_file", vt::path, "", true, "", "PEM private key of tls_cert_file."},
+    {"proxy", "tls_pfx_file", vt::path, "", true, "",
+     "PKCS#12 (.pfx/.p12) file holding the certificate, its chain and key; instead of "
+     "tls_cert_file/tls_key_file."},
+    {"proxy", "tls_pfx_password", vt::secret, "", true, "", "Password of tls_pfx_file."},
+    {"proxy", "auth_file", vt::path, "", true, "",
+     "Users whose SCRAM secret (or password) sqltapd may use to authenticate clients itself, "
+     "in pgbouncer's userlist format: \"user\" \"SCRAM-SHA-256$...\". Needed for SCRAM when "
+     "both the client and the publisher connection use TLS."},
+    {"proxy", "login_timeout", vt::duration, "60s", true, "",
+     "Time a client has from connecting to being logged in."},
+    {"proxy", "shutdown_timeout", vt::duration, "30s", true, "",
+     "After SIGTERM, how long sessions may run on before they are closed."},
+    {"proxy", "max_message_size", vt::size, "1GB", true, "",
+     "Largest protocol message accepted from a client or the publisher."},
+    {"proxy", "max_client_connections", vt::integer, "10000", true, "",
+     "Client connections served at once; further ones are refused with an error."},
+    {"proxy", "log_level", vt::choice, "info", true, "debug|info|warning|error",
+     "Least severe log level written."},
+    {"publisher", "host", vt::string, "127.0.0.1", true, "",
+     "Host name or address of the publisher PostgreSQL server."},
+    {"publisher", "port", vt::integer, "5432", true, "", "Port of the publisher."},
+    {"publisher", "sslmode", vt::choice, "prefer", true,
+     "disable|allow|prefer|require|verify-ca|verify-full",
+     "TLS towards the publisher, with libpq's meanings."},
+    {"publisher", "sslrootcert", vt::path, "", true, "",
+     "CA certificates to verify the publisher with (verify-ca, verify-full); empty: the "
+     "system's default store."},
+    {"publisher", "connect_timeout", vt::duration, "10s", true, "",
+     "Time allowed to connect to the publisher."},
+};
+
+std::string trim(std::string_view s) {
+    auto b = s.find_first_not_of(" \t\r");
+    if (b == std::string_view::npos) return {};
+    auto e = s.find_last_not_of(" \t\r");
+    return std::string(s.substr(b, e - b + 1));
+}
+
+std::string lower(std::string_view s) {
+    std::string r(s);
+    std::transform(r.begin(), r.end(), r.begin(), [](unsigned char c) { return std::tolower(c); });
+    return r;
+}
+
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+    std::vector<std::size_t> prev(b.size() + 1), cur(b.size() + 1);
+    for (std::size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+    for (std::size_t i = 1; i <= a.size(); ++i) {
+        cur[0] = i;
+        for (std::size_t j = 1; j <= b.size(); ++j) {
+            std::size_t sub = prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1);
+            cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, sub});
+        }
+        std::swap(prev, cur);
+    }
+    return prev[b.size()];
+}
+
+template <class T>
+bool parse_unsigned(std::string_view s, T& out) {
+    auto r = std::from_chars(s.data(), s.data() + s.size(), out);
+    return r.ec == std::errc{} && r.ptr == s.data() + s.size();
+}
+
+// Splits "123unit" into the number and the unit.
+bool split_number(std::string_view s, double& number, std::string& unit) {
+    std::size_t i = 0;
+    while (i < s.size() && (std::isdigit(static_cast<unsigned char>(s[i])) || s[i] == '.')) ++i;
+    if (i == 0) return false;
+    std::string num(s.substr(0, i));
+    try {
+        std::size_t used = 0;
+        number = std::stod(num, &used);
+        if (used != num.size()) return false;
+    } catch (...) {
+        return false;
+    }
+    unit = lower(trim(s.substr(i)));
+    return true;
+}
+
+struct entry {
+    std::string value;
+    int line;
+};
+
+}  // namespace
+
+std::span<const key_spec> schema() { return keys; }
+
+const key_spec* find_key(std::string_view section, std::string_view key) noexcept {
+    for (const auto& k : keys)
+        if (k.section == section && k.key == key) return &k;
+    return nullptr;
+}
+
+bool load_result::ok() const {
+    return std::none_of(problems.begin(), problems.end(), [](const problem& p) { return !p.warning; });
+}
+
+bool parse_duration(std::string_view s, std::chrono::milliseconds& out) noexcept {
+    double n = 0;
+    std::string unit;
+    if (!split_number(s, n, unit)) return false;
+    double ms;
+    if (unit.empty() || unit == "s" || unit == "sec") ms = n * 1000;
+    else if (unit == "ms") ms = n;
+    else if (unit == "min") ms = n * 60000;
+    else if (unit == "h") ms = n * 3600000;
+    else if (unit == "d") ms = n * 86400000;
+    else return false;
+    out = std::chrono::milliseconds(static_cast<long long>(ms));
+    return true;
+}
+
+bool parse_size(std::string_view s, std::size_t& out) noexcept {
+    double n = 0;
+    std::string unit;
+    if (!split_number(s, n, unit)) return false;
+    double mult;
+    if (unit.empty() || unit == "b") mult = 1;
+    else if (unit == "kb" || unit == "k") mult = 1024.0;
+    else if (unit == "mb" || unit == "m") mult = 1024.0 * 1024;
+    else if (unit == "gb" || unit == "g") mult = 1024.0 * 1024 * 1024;
+    else if (unit == "tb" || unit == "t") mult = 1024.0 * 1024 * 1024 * 1024;
+    else return false;
+    out = static_cast<std::size_t>(n * mult);
+    return true;
+}
+
+bool parse_bool(std::string_view s, bool& out) noexcept {
+    std::string v = lower(s);
+    if (v == "on" || v == "true" || v == "yes" || v == "1") out = true;
+    else if (v == "off" || v == "false" || v == "no" || v == "0") out = false;
+    else return false;
+    return true;
+}
+
+bool parse_host_port_list(std::string_view s, std::vector<host_port>& out, std::string& why) {
+    out.clear();
+    std::stringstream ss{std::string(s)};
+    std::string item;
+    while (std::getline(ss, item, ',')) {
+        item = trim(item);
+        if (item.empty()) continue;
+        host_port hp;
+        std::string port;
+        if (item[0] == '[') {
+            auto close = item.find(']');
+            if (close == std::string::npos || close + 1 >= item.size() || item[close + 1] != ':') {
+                why = "'" + item + "' is not [address]:port";
+                return false;
+            }
+            hp.host = item.substr(1, close - 1);
+            port = item.substr(close + 2);
+        } else {
+            auto colon = item.rfind(':');
+            if (colon == std::string::npos) {
+                why = "'" + item + "' has no port (host:port)";
+                return false;
+            }
+            hp.host = item.substr(0, colon);
+            port = item.substr(colon + 1);
+        }
+        unsigned p = 0;
+        if (!parse_unsigned(port, p) || p > 65535) {
+            why = "'" + port + "' is not a port number";
+            return false;
+        }
+        if (hp.host.empty() || hp.host == "*") hp.host = "0.0.0.0";
+        hp.port = static_cast<std::uint16_t>(p);
+        out.push_back(std::move(hp));
+    }
+    if (out.empty()) {
+        why = "no address given";
+        return false;
+    }
+    return true;
+}
+
+std::string_view to_string(sslmode m) noexcept {
+    switch (m) {
+        case sslmode::disable: return "disable";
+        case sslmode::allow: return "allow";
+        case sslmode::prefer: return "prefer";
+        case sslmode::require: return "require";
+        case sslmode::verify_ca: return "verify-ca";
+        case sslmode::verify_full: return "verify-full";
+    }
+    return "?";
+}
+
+std::string suggest_key(std::string_view section, std::string_view key) {
+    std::string best;
+    std::size_t best_d = 4;  // suggest only near misses
+    for (const auto& k : keys) {
+        std::size_t d = edit_distance(key, k.key) + (k.section == section ? 0 : 1);
+        if (d < best_d) {
+            best_d = d;
+            best = k.section == section ? std::string(k.key)
+                                        : "[" + std::string(k.section) + "] " + std::string(k.key);
+        }
+    }
+    return best;
+}
+
+load_result load_text(std::string_view text, const std::string& name) {
+    load_result res;
+    res.values.path = name;
+    auto add = [&](int line, std::string msg, bool warn = false) {
+        res.problems.push_back({name, line, std::move(msg), warn});
+    };
+
+    std::map<std::pair<std::string, std::string>, entry> values;
+    std::string section;
+    int line_no = 0;
+    std::stringstream ss{std::string(text)};
+    std::string raw;
+    while (std::getline(ss, raw)) {
+        ++line_no;
+        std::string line = trim(raw);
+        if (line.empty() || line[0] == ';' || line[0] == '#') continue;
+        if (line[0] == '[') {
+            if (line.back() != ']') {
+                add(line_no, "section header without closing ']'");
+                continue;
+            }
+            section = lower(trim(std::string_view(line).substr(1, line.size() - 2)));
+            bool known = std::any_of(std::begin(keys), std::end(keys),
+                                     [&](const key_spec& k) { return k.section == section; });
+            if (!known) add(line_no, "unknown section [" + section + "]");
+            continue;
+        }
+        auto eq = line.find('=');
+        if (eq == std::string::npos) {
+            add(line_no, "expected 'key = value'");
+            continue;
+        }
+        std::string key = lower(trim(std::string_view(line).substr(0, eq)));
+        std::string value = trim(std::string_view(line).substr(eq + 1));
+        // A ';' or '#' after whitespace starts a comment, as in the examples.
+        for (std::size_t i = 1; i < value.size(); ++i) {
+            if ((value[i] == ';' || value[i] == '#') && (value[i - 1] == ' ' || value[i - 1] == '\t')) {
+                value = trim(std::string_view(value).substr(0, i));
+                break;
+            }
+        }
+        if (value.size() >= 2 && value.front() == '"' && value.back() == '"')
+            value = value.substr(1, value.size() - 2);
+        if (section.empty()) {
+            add(line_no, "'" + key + "' is outside any [section]");
+            continue;
+        }
+        const key_spec* spec = find_key(section, key);
+        if (!spec) {
+            bool section_known = std::any_of(std::begin(keys), std::end(keys),
+                                             [&](const key_spec& k) { return k.section == section; });
+            if (!section_known) continue;  // already reported at the section header
+            std::string hint = suggest_key(section, key);
+            add(line_no, "unknown key '" + key + "' in [" + section + "]" +
+                             (hint.empty() ? "" : "; did you mean '" + hint + "'?"));
+            continue;
+        }
+        auto [it, inserted] = values.try_emplace({section, key}, entry{value, line_no});
+        if (!inserted) {
+            add(line_no, "'" + key + "' is set twice in [" + section + "] (first on line " +
+                             std::to_string(it->second.line) + ")");
+            it->second = entry{value, line_no};
+        }
+    }
+
+    // Typed values: every key gets its default, then what the file says.
+    auto get = [&](std::string_view sec, std::string_view key, int& line) -> std::string {
+        auto it = values.find({std::string(sec), std::string(key)});
+        if (it != values.end()) {
+            line = it->second.line;
+            return it->second.value;
+        }
+        line = 0;
+        return std::string(find_key(sec, key)->default_value);
+    };
+    auto bad = [&](int line, std::string_view sec, std::string_view key, const std::string& v,
+                   const std::string& expected) {
+        add(line, "[" + std::string(sec) + "] " + std::string(key) + " = '" + v + "': expected " +
+                      expected);
+    };
+    int line = 0;
+    settings& s = res.values;
+
+    // Generic type checks, driven by the schema.
+    for (const auto& k : keys) {
+        std::string v = get(k.section, k.key, line);
+        switch (k.type) {
+            case vt::integer: {
+                long long n;
+                if (!parse_unsigned(v, n)) bad(line, k.section, k.key, v, "a whole number");
+                break;
+            }
+            case vt::boolean: {
+                bool b;
+                if (!parse_bool(v, b)) bad(line, k.section, k.key, v, "on or off");
+                break;
+            }
+            case vt::duration: {
+                std::chrono::milliseconds d;
+                if (!parse_duration(v, d)) bad(line, k.section, k.key, v, "a duration such as 30s, 500ms, 5min");
+                break;
+            }
+            case vt::size: {
+                std::size_t n;
+                if (!parse_size(v, n)) bad(line, k.section, k.key, v, "a size such as 64MB or 1GB");
+                break;
+            }
+            case vt::choice: {
+                std::string choices(k.choices);
+                std::string item;
+                bool found = false;
+                std::stringstream cs(choices);
+                while (std::getline(cs, item, '|'))
+                    if (item == v) found = true;
+                if (!found) bad(line, k.section, k.key, v, "one of " + choices);
+                break;
+            }
+            case vt::address_list: {
+                std::vector<host_port> hp;
+                std::string why;
+                if (!parse_host_port_list(v, hp, why)) bad(line, k.section, k.key, v, "host:port[, host:port…] (" + why + ")");
+                break;
+            }
+            default: break;
+        }
+    }
+
+    std::string why;
+    parse_host_port_list(get("proxy", "listen", line), s.proxy.listen, why);
+    parse_unsigned(get("proxy", "io_threads", line), s.proxy.io_threads);
+    s.proxy.tls_cert_file = get("proxy", "tls_cert_file", line);
+    s.proxy.tls_key_file = get("proxy", "tls_key_file", line);
+    s.proxy.tls_pfx_file = get("proxy", "tls_pfx_file", line);
+    s.proxy.tls_pfx_password = get("proxy", "tls_pfx_password", line);
+    s.proxy.auth_file = get("proxy", "auth_file", line);
+    parse_duration(get("proxy", "login_timeout", line), s.proxy.login_timeout);
+    parse_duration(get("proxy", "shutdown_timeout", line), s.proxy.shutdown_timeout);
+    parse_size(get("proxy", "max_message_size", line), s.proxy.max_message_size);
+    if (s.proxy.max_message_size < 1024) add(line, "[proxy] max_message_size must be at least 1kB");
+    parse_unsigned(get("proxy", "max_client_connections", line), s.proxy.max_client_connections);
+    s.proxy.log_level = get("proxy", "log_level", line);
+
+    if (!s.proxy.tls_cert_file.empty() != !s.proxy.tls_key_file.empty())
+        add(0, "[proxy] tls_cert_file and tls_key_file go together");
+    if (!s.proxy.tls_pfx_file.empty() && !s.proxy.tls_cert_file.empty())
+        add(0, "[proxy] set either tls_pfx_file or tls_cert_file/tls_key_file, not both");
+
+    s.publisher.host = get("publisher", "host", line);
+    unsigned port = 0;
+    std::string pv = get("publisher", "port", line);
+    if (parse_unsigned(pv, port) && (port == 0 || port > 65535)) bad(line, "publisher", "port", pv, "a port number");
+    s.publisher.port = static_cast<std::uint16_t>(port);
+    std::string mode = get("publisher", "sslmode", line);
+    for (auto m : {sslmode::disable, sslmode::allow, sslmode::prefer, sslmode::require,
+                   sslmode::verify_ca, sslmode::verify_full})
+        if (to_string(m) == mode) s.publisher.ssl = m;
+    s.publisher.sslrootcert = get("publisher", "sslrootcert", line);
+    parse_duration(get("publisher", "connect_timeout", line), s.publisher.connect_timeout);
+    return res;
+}
+
+load_result load_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        load_result r;
+        r.values.path = path;
+        r.problems.push_back({path, 0, "cannot open the configuration file", false});
+        return r;
+    }
+    std::stringstream buf;
+    buf << in.rdbuf();
+    load_result r = load_text(buf.str(), path);
+    struct stat st{};
+    if (::stat(path.c_str(), &st) == 0 && (st.st_mode & 0077) &&
+        !r.values.proxy.tls_pfx_password.empty()) {
+        r.problems.push_back({path, 0,
+                              "the file holds a password and others can read it "
+                              "(chmod 600 it)",
+                              true});
+    }
+    return r;
+}
+
+}  // namespace sqltap::config

@@ -1,0 +1,91 @@
+#pragma once
+// sqltap's configuration: an INI file checked against one schema. The schema
+// (schema()) is the single list of keys, their types, defaults and whether a
+// reload (SIGHUP) applies them; docs and --check-config derive from it.
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sqltap::config {
+
+enum class value_type { string, integer, boolean, duration, size, address_list, choice, path, secret };
+
+struct key_spec {
+    std::string_view section;
+    std::string_view key;
+    value_type type;
+    std::string_view default_value;
+    bool reloadable;
+    std::string_view choices;  // for value_type::choice: "a|b|c"
+    std::string_view doc;
+};
+
+std::span<const key_spec> schema();
+const key_spec* find_key(std::string_view section, std::string_view key) noexcept;
+
+struct host_port {
+    std::string host;
+    std::uint16_t port = 0;
+    bool operator==(const host_port&) const = default;
+};
+
+enum class sslmode { disable, allow, prefer, require, verify_ca, verify_full };
+
+struct proxy_settings {
+    std::vector<host_port> listen;
+    unsigned io_threads = 0;  // 0: one per core
+    std::string tls_cert_file, tls_key_file, tls_pfx_file, tls_pfx_password;
+    std::string auth_file;
+    std::chrono::milliseconds login_timeout{60000};
+    std::chrono::milliseconds shutdown_timeout{30000};
+    std::size_t max_message_size = std::size_t{1} << 30;
+    std::size_t max_client_connections = 10000;
+    std::string log_level = "info";
+    bool tls_enabled() const { return !tls_cert_file.empty() || !tls_pfx_file.empty(); }
+};
+
+struct publisher_settings {
+    std::string host = "127.0.0.1";
+    std::uint16_t port = 5432;
+    sslmode ssl = sslmode::prefer;
+    std::string sslrootcert;
+    std::chrono::milliseconds connect_timeout{10000};
+};
+
+struct settings {
+    std::string path;  // the file they came from
+    proxy_settings proxy;
+    publisher_settings publisher;
+};
+
+struct problem {
+    std::string file;
+    int line = 0;  // 0: the file as a whole
+    std::string message;
+    bool warning = false;
+};
+
+struct load_result {
+    settings values;
+    std::vector<problem> problems;  // errors and warnings, in file order
+    bool ok() const;
+};
+
+load_result load_file(const std::string& path);
+load_result load_text(std::string_view text, const std::string& name = "<text>");
+
+// Value parsers, shared with tests.
+bool parse_duration(std::string_view s, std::chrono::milliseconds& out) noexcept;
+bool parse_size(std::string_view s, std::size_t& out) noexcept;
+bool parse_bool(std::string_view s, bool& out) noexcept;
+bool parse_host_port_list(std::string_view s, std::vector<host_port>& out, std::string& why);
+std::string_view to_string(sslmode m) noexcept;
+
+// The nearest schema key to an unknown one, for "did you mean" hints.
+std::string suggest_key(std::string_view section, std::string_view key);
+
+}  // namespace sqltap::config
