@@ -8,6 +8,7 @@
 
 #include "proxy/config.hpp"
 #include "proxy/log.hpp"
+#include "proxy/runtime.hpp"
 #include "proxy/server.hpp"
 #include "sqltap_version.hpp"
 
@@ -80,7 +81,17 @@ int main(int argc, char** argv) {
     auto loaded = sqltap::config::load_file(config_path);
     int status = report(loaded);
     if (check_only) {
-        if (status == 0) std::printf("%s: configuration OK\n", config_path.c_str());
+        if (status == 0) {
+            // The files it names (TLS, auth_file) may live on another machine than
+            // the one checking, so trouble with them is a warning here and an
+            // error at startup.
+            try {
+                sqltap::proxy::runtime::build(loaded.values);
+            } catch (const std::exception& e) {
+                std::fprintf(stderr, "%s: warning: %s\n", config_path.c_str(), e.what());
+            }
+            std::printf("%s: configuration OK\n", config_path.c_str());
+        }
         return status;
     }
     if (status != 0) {
