@@ -4,12 +4,28 @@ namespace sqltap::proxy {
 
 awaitable<std::size_t> pg_stream::read_some(asio::mutable_buffer b, boost::system::error_code& ec) {
     if (tls_) co_return co_await tls_->async_read_some(b, asio::redirect_error(asio::use_awaitable, ec));
+    // Asio tries recv() first and waits only when it would block; a readiness
+    // wait armed before each recv() was measured as well: Asio re-arms such a
+    // wait with epoll_ctl(), which costs what the failed recv() saves.
     co_return co_await sock_.async_read_some(b, asio::redirect_error(asio::use_awaitable, ec));
 }
 
 awaitable<void> pg_stream::write_all(asio::const_buffer b, boost::system::error_code& ec) {
-    if (tls_) co_await asio::async_write(*tls_, b, asio::redirect_error(asio::use_awaitable, ec));
-    else co_await asio::async_write(sock_, b, asio::redirect_error(asio::use_awaitable, ec));
+    if (tls_) {
+        co_await asio::async_write(*tls_, b, asio::redirect_error(asio::use_awaitable, ec));
+        co_return;
+    }
+    // Write at once when the kernel takes it all (the usual case): an async
+    // write would post its completion through the scheduler, which costs an
+    // extra epoll_wait per message. Only a full socket buffer makes us wait.
+    if (!sock_.non_blocking()) sock_.non_blocking(true, ec);
+    std::size_t n = sock_.write_some(b, ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) {
+        n = 0;
+        ec.clear();
+    }
+    if (ec || n == b.size()) co_return;
+    co_await asio::async_write(sock_, b + n, asio::redirect_error(asio::use_awaitable, ec));
 }
 
 awaitable<void> pg_stream::accept_tls(asio::ssl::context& ctx, boost::system::error_code& ec) {

@@ -208,7 +208,7 @@ awaitable<bool> session::read_startup() {
             std::size_t n = co_await client_.read_some(asio::buffer(space.data(), space.size()), ec);
             if (ec) {
                 end_reason_ = "client disconnected before startup";
-                log::debug("client ", peer_, " disconnected before the startup packet");
+                log::debug("client ", peer_, " disconnected before the startup packet: ", ec.message());
                 co_return false;
             }
             crd_.commit(n);
