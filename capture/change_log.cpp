@@ -1,0 +1,320 @@
+#include "capture/change_log.hpp"
+
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <future>
+
+namespace sqltap::capture {
+namespace {
+
+constexpr std::string_view meta_format = "format";
+constexpr std::string_view meta_next_lsn = "next_lsn";
+
+class category final : public std::error_category {
+public:
+    const char* name() const noexcept override { return "sqltap-log"; }
+    std::string message(int ev) const override {
+        switch (static_cast<log_errc>(ev)) {
+            case log_errc::full: return "the change log is full";
+            case log_errc::queue_full: return "the change log's write queue is full";
+            case log_errc::closed: return "the change log is closed";
+            case log_errc::write_failed: return "writing the change log failed";
+            case log_errc::not_in_doubt: return "no in-doubt log entry with that LSN";
+        }
+        return "change log error";
+    }
+};
+
+std::uint64_t parse_u64(std::string_view s) {
+    std::uint64_t v = 0;
+    for (char c : s) {
+        if (c < '0' || c > '9') throw std::runtime_error("corrupt change log metadata");
+        v = v * 10 + std::uint64_t(c - '0');
+    }
+    return v;
+}
+
+std::optional<std::string> get(MDB_txn* t, MDB_dbi db, std::string_view key) {
+    MDB_val k = lmdb::val(key), v{};
+    int rc = mdb_get(t, db, &k, &v);
+    if (rc == MDB_NOTFOUND) return std::nullopt;
+    lmdb::check(rc, "mdb_get");
+    return std::string(lmdb::view(v));
+}
+
+void put(MDB_txn* t, MDB_dbi db, std::string_view key, std::string_view value, unsigned flags = 0) {
+    MDB_val k = lmdb::val(key), v = lmdb::val(value);
+    lmdb::check(mdb_put(t, db, &k, &v, flags), "mdb_put");
+}
+
+// The lowest in-doubt LSN, else the next LSN: every LSN below it is resolved.
+std::uint64_t visible_end_in(MDB_txn* t, MDB_dbi in_doubt_db, MDB_dbi meta_db) {
+    lmdb::cursor c(t, in_doubt_db);
+    MDB_val k{}, v{};
+    if (c.get(k, v, MDB_FIRST)) return lsn_from_key(lmdb::view(k));
+    auto next = get(t, meta_db, meta_next_lsn);
+    return next ? parse_u64(*next) : 1;
+}
+
+}  // namespace
+
+const std::error_category& log_category() noexcept {
+    static const category c;
+    return c;
+}
+
+change_log::change_log(const log_options& opts) : opts_(opts) {}
+
+std::unique_ptr<change_log> change_log::open(const log_options& opts) {
+    namespace fs = std::filesystem;
+    const std::string& dir = opts.dir;
+    if (dir.empty()) throw std::runtime_error("no change log directory given");
+    std::error_code fec;
+    if (opts.read_only) {
+        if (!fs::exists(fs::path(dir) / "data.mdb", fec))
+            throw std::runtime_error("no change log in " + dir + " (no data.mdb there)");
+    } else {
+        fs::create_directories(dir, fec);
+        if (fec) throw std::runtime_error("cannot create the change log directory " + dir + ": " + fec.message());
+        // The log holds row data: only its owner may read it.
+        if (::chmod(dir.c_str(), 0700) != 0)
+            throw std::runtime_error("cannot set mode 0700 on " + dir + ": " + std::strerror(errno));
+    }
+
+    std::unique_ptr<change_log> log(new change_log(opts));
+    MDB_env* e = log->env_.get();
+    lmdb::check(mdb_env_set_maxdbs(e, 8), "mdb_env_set_maxdbs");
+    lmdb::check(mdb_env_set_maxreaders(e, 512), "mdb_env_set_maxreaders");
+    if (!opts.read_only) lmdb::check(mdb_env_set_mapsize(e, opts.map_size), "mdb_env_set_mapsize");
+    unsigned flags = MDB_NOTLS;
+    if (opts.read_only) flags |= MDB_RDONLY;
+    else if (!opts.sync) flags |= MDB_NOSYNC;
+    int rc = mdb_env_open(e, dir.c_str(), flags, 0600);
+    if (rc != MDB_SUCCESS) throw lmdb::error(rc, "cannot open the change log in " + dir);
+
+    {
+        lmdb::txn t(e, opts.read_only ? MDB_RDONLY : 0);
+        unsigned dbflags = opts.read_only ? 0 : MDB_CREATE;
+        auto open_db = [&](const char* name, MDB_dbi& dbi) {
+            int r = mdb_dbi_open(t.get(), name, dbflags, &dbi);
+            if (r == MDB_NOTFOUND) throw std::runtime_error(dir + " is not a sqltap change log (no '" + name + "' database)");
+            lmdb::check(r, "mdb_dbi_open");
+        };
+        open_db("meta", log->meta_db_);
+        open_db("log", log->log_db_);
+        open_db("in_doubt", log->in_doubt_db_);
+        auto format = get(t.get(), log->meta_db_, meta_format);
+        if (!format && opts.read_only) throw std::runtime_error(dir + " is not a sqltap change log (no format mark)");
+        if (format) {
+            std::uint64_t v = parse_u64(*format);
+            if (v > record_format_version)
+                throw std::runtime_error("the change log in " + dir + " has format " + std::to_string(v) +
+                                         ", newer than this program reads (" +
+                                         std::to_string(record_format_version) + ")");
+        } else {
+            put(t.get(), log->meta_db_, meta_format, std::to_string(record_format_version));
+        }
+        if (auto next = get(t.get(), log->meta_db_, meta_next_lsn)) log->next_lsn_ = parse_u64(*next);
+        // The next LSN is also past the last record, whatever the meta says.
+        lmdb::cursor c(t.get(), log->log_db_);
+        MDB_val k{}, v{};
+        if (c.get(k, v, MDB_LAST)) log->next_lsn_ = std::max(log->next_lsn_, lsn_from_key(lmdb::view(k)) + 1);
+        if (!opts.read_only) put(t.get(), log->meta_db_, meta_next_lsn, std::to_string(log->next_lsn_));
+        t.commit();
+    }
+    if (!opts.read_only) log->writer_ = std::thread([l = log.get()] { l->writer_loop(); });
+    return log;
+}
+
+change_log::~change_log() {
+    {
+        std::lock_guard lock(mu_);
+        stopping_ = true;
+    }
+    cv_.notify_all();
+    if (writer_.joinable()) writer_.join();
+}
+
+void change_log::submit(request r) {
+    {
+        std::unique_lock lock(mu_);
+        if (opts_.read_only || stopping_) {
+            lock.unlock();
+            r.done(log_errc::closed, 0);
+            return;
+        }
+        if (queue_.size() >= opts_.max_queue) {
+            lock.unlock();
+            r.done(log_errc::queue_full, 0);
+            return;
+        }
+        queue_.push_back(std::move(r));
+    }
+    cv_.notify_one();
+}
+
+void change_log::append_in_doubt(transaction t, done_fn done) {
+    submit({request::append_in_doubt, std::move(t), 0, std::move(done)});
+}
+
+void change_log::append_committed(transaction t, done_fn done) {
+    submit({request::append_committed, std::move(t), 0, std::move(done)});
+}
+
+void change_log::resolve(std::uint64_t lsn, bool committed, done_fn done) {
+    submit({committed ? request::resolve_committed : request::resolve_aborted, {}, lsn, std::move(done)});
+}
+
+void change_log::flush() {
+    std::promise<void> p;
+    auto f = p.get_future();
+    submit({request::barrier, {}, 0, [&p](std::error_code, std::uint64_t) { p.set_value(); }});
+    f.wait();
+}
+
+void change_log::apply(MDB_txn* t, request& r) {
+    switch (r.kind) {
+        case request::append_in_doubt:
+        case request::append_committed: {
+            r.lsn = next_lsn_;
+            std::string key = lsn_key(r.lsn);
+            put(t, log_db_, key, encode(r.txn), MDB_APPEND);
+            if (r.kind == request::append_in_doubt) put(t, in_doubt_db_, key, r.txn.xid + '\0' + r.txn.database);
+            ++next_lsn_;
+            break;
+        }
+        case request::resolve_committed:
+        case request::resolve_aborted: {
+            std::string key = lsn_key(r.lsn);
+            MDB_val k = lmdb::val(key);
+            int rc = mdb_del(t, in_doubt_db_, &k, nullptr);
+            if (rc == MDB_NOTFOUND) throw std::system_error(log_errc::not_in_doubt);
+            lmdb::check(rc, "mdb_del");
+            if (r.kind == request::resolve_aborted) lmdb::check(mdb_del(t, log_db_, &k, nullptr), "mdb_del");
+            break;
+        }
+        case request::barrier: break;
+    }
+}
+
+void change_log::writer_loop() {
+    for (;;) {
+        std::deque<request> batch;
+        {
+            std::unique_lock lock(mu_);
+            cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+            if (queue_.empty() && stopping_) break;
+            batch.swap(queue_);
+        }
+        std::vector<std::error_code> results(batch.size());
+        const std::uint64_t first_lsn = next_lsn_;
+        try {
+            lmdb::txn w(env_.get(), 0);
+            for (std::size_t i = 0; i < batch.size(); ++i) {
+                const std::uint64_t before = next_lsn_;
+                try {
+                    lmdb::txn child(env_.get(), 0, w.get());
+                    apply(child.get(), batch[i]);
+                    child.commit();
+                } catch (const lmdb::error& e) {
+                    next_lsn_ = before;
+                    results[i] = e.code() == MDB_MAP_FULL ? make_error_code(log_errc::full)
+                                                          : make_error_code(log_errc::write_failed);
+                } catch (const std::system_error& e) {
+                    next_lsn_ = before;
+                    results[i] = e.code();
+                }
+            }
+            put(w.get(), meta_db_, meta_next_lsn, std::to_string(next_lsn_));
+            w.commit();  // the group's one fsync
+        } catch (const lmdb::error& e) {
+            next_lsn_ = first_lsn;
+            auto ec = e.code() == MDB_MAP_FULL ? make_error_code(log_errc::full)
+                                               : make_error_code(log_errc::write_failed);
+            for (auto& r : results)
+                if (!r) r = ec;
+        }
+        for (std::size_t i = 0; i < batch.size(); ++i) {
+            if (batch[i].done) batch[i].done(results[i], results[i] ? 0 : batch[i].lsn);
+        }
+    }
+    // Whatever arrived after the stop is refused, never silently dropped.
+    std::deque<request> rest;
+    {
+        std::lock_guard lock(mu_);
+        rest.swap(queue_);
+    }
+    for (auto& r : rest)
+        if (r.done) r.done(log_errc::closed, 0);
+}
+
+std::uint64_t change_log::visible_end() const {
+    lmdb::txn t(env_.get(), MDB_RDONLY);
+    return visible_end_in(t.get(), in_doubt_db_, meta_db_);
+}
+
+void change_log::read(std::uint64_t from, std::uint64_t to,
+                      const std::function<bool(std::uint64_t, std::string_view)>& f) const {
+    lmdb::txn t(env_.get(), MDB_RDONLY);
+    std::uint64_t end = std::min(to, visible_end_in(t.get(), in_doubt_db_, meta_db_));
+    lmdb::cursor c(t.get(), log_db_);
+    std::string start = lsn_key(from);
+    MDB_val k = lmdb::val(start), v{};
+    for (bool ok = c.get(k, v, MDB_SET_RANGE); ok; ok = c.get(k, v, MDB_NEXT)) {
+        std::uint64_t lsn = lsn_from_key(lmdb::view(k));
+        if (lsn >= end) break;
+        if (!f(lsn, lmdb::view(v))) break;
+    }
+}
+
+std::vector<in_doubt_entry> change_log::in_doubt() const {
+    std::vector<in_doubt_entry> out;
+    lmdb::txn t(env_.get(), MDB_RDONLY);
+    lmdb::cursor c(t.get(), in_doubt_db_);
+    MDB_val k{}, v{};
+    for (bool ok = c.get(k, v, MDB_FIRST); ok; ok = c.get(k, v, MDB_NEXT)) {
+        std::string_view val = lmdb::view(v);
+        auto nul = val.find('\0');
+        out.push_back({lsn_from_key(lmdb::view(k)), std::string(val.substr(0, nul)),
+                       nul == val.npos ? std::string() : std::string(val.substr(nul + 1))});
+    }
+    return out;
+}
+
+log_stats change_log::stats() const {
+    log_stats s;
+    lmdb::txn t(env_.get(), MDB_RDONLY);
+    std::uint64_t end = visible_end_in(t.get(), in_doubt_db_, meta_db_);
+    MDB_stat st{};
+    lmdb::check(mdb_stat(t.get(), in_doubt_db_, &st), "mdb_stat");
+    s.in_doubt = st.ms_entries;
+    lmdb::check(mdb_stat(t.get(), log_db_, &st), "mdb_stat");
+    s.entries = st.ms_entries - s.in_doubt;
+    lmdb::cursor c(t.get(), log_db_);
+    MDB_val k{}, v{};
+    if (c.get(k, v, MDB_FIRST)) {
+        std::uint64_t first = lsn_from_key(lmdb::view(k));
+        if (first < end) s.oldest_lsn = first;
+    }
+    std::string endkey = lsn_key(end);
+    k = lmdb::val(endkey);
+    bool past = c.get(k, v, MDB_SET_RANGE);
+    if (past ? c.get(k, v, MDB_PREV) : c.get(k, v, MDB_LAST)) {
+        std::uint64_t last = lsn_from_key(lmdb::view(k));
+        if (last < end) s.newest_lsn = last;
+    }
+    MDB_envinfo info{};
+    mdb_env_info(env_.get(), &info);
+    MDB_stat envst{};
+    mdb_env_stat(env_.get(), &envst);
+    s.used_bytes = std::uint64_t(info.me_last_pgno + 1) * envst.ms_psize;
+    s.map_bytes = info.me_mapsize;
+    struct stat fst{};
+    if (::stat((opts_.dir + "/data.mdb").c_str(), &fst) == 0) s.file_bytes = std::uint64_t(fst.st_size);
+    return s;
+}
+
+}  // namespace sqltap::capture

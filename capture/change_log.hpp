@@ -1,0 +1,115 @@
+#pragma once
+// The change log: one LMDB environment in [capture] log_dir holding committed
+// transactions in commit (LSN) order.
+//
+// Databases: "log" (8-byte big-endian LSN -> record), "in_doubt" (LSN -> xid,
+// for records written before their COMMIT reached the publisher), "meta"
+// (format version, next LSN).
+//
+// Writes go through one writer thread fed by a bounded queue. The writer takes
+// every request queued at that moment into one LMDB write transaction (group
+// commit: one fsync for all), each in a nested transaction so that one failing
+// request (a full map, say) fails alone. Completions run on the writer thread.
+//
+// Readers see a record only when every record before it is resolved: the
+// visible end is the lowest in-doubt LSN (or the next LSN when none is in
+// doubt), so the order readers see never changes after the fact.
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <system_error>
+#include <thread>
+#include <vector>
+
+#include "capture/lmdb.hpp"
+#include "capture/record.hpp"
+
+namespace sqltap::capture {
+
+struct log_options {
+    std::string dir;
+    std::size_t map_size = std::size_t{16} << 30;  // address space, not disk
+    bool sync = true;                               // fsync at every group commit
+    bool read_only = false;                         // for sqltap-dump and other readers
+    std::size_t max_queue = 100000;                 // pending write requests
+};
+
+enum class log_errc { full = 1, queue_full, closed, write_failed, not_in_doubt };
+const std::error_category& log_category() noexcept;
+inline std::error_code make_error_code(log_errc e) noexcept { return {static_cast<int>(e), log_category()}; }
+
+struct log_stats {
+    std::uint64_t entries = 0;
+    std::uint64_t oldest_lsn = 0, newest_lsn = 0;  // visible ones; 0 when empty
+    std::uint64_t in_doubt = 0;
+    std::uint64_t file_bytes = 0;  // data.mdb on disk
+    std::uint64_t used_bytes = 0;  // pages in use
+    std::uint64_t map_bytes = 0;
+};
+
+struct in_doubt_entry {
+    std::uint64_t lsn;
+    std::string xid;
+    std::string database;
+};
+
+class change_log {
+public:
+    // Opens (creating when allowed) the log. Throws std::runtime_error with a
+    // message that names the directory: missing, not a log, a newer format, …
+    static std::unique_ptr<change_log> open(const log_options& opts);
+    ~change_log();
+
+    using done_fn = std::function<void(std::error_code, std::uint64_t lsn)>;
+
+    // Assigns the next LSN, stores the record and an in-doubt mark, durably.
+    void append_in_doubt(transaction t, done_fn done);
+    // Resolves an in-doubt record: committed keeps it, aborted deletes it.
+    void resolve(std::uint64_t lsn, bool committed, done_fn done);
+    // Assigns the next LSN and stores a record that is already committed.
+    void append_committed(transaction t, done_fn done);
+    // Blocks until every request queued before it is written (tests, shutdown).
+    void flush();
+
+    // ---- readers (any thread) ----
+    std::uint64_t visible_end() const;  // every LSN below it is resolved
+    // Calls f for visible records with from <= LSN < to, in order, until f returns false.
+    void read(std::uint64_t from, std::uint64_t to,
+              const std::function<bool(std::uint64_t lsn, std::string_view record)>& f) const;
+    std::vector<in_doubt_entry> in_doubt() const;
+    log_stats stats() const;
+    const std::string& dir() const noexcept { return opts_.dir; }
+
+private:
+    struct request {
+        enum kind_t { append_in_doubt, append_committed, resolve_committed, resolve_aborted, barrier } kind;
+        transaction txn;
+        std::uint64_t lsn = 0;
+        done_fn done;
+    };
+
+    explicit change_log(const log_options& opts);
+    void submit(request r);
+    void writer_loop();
+    void apply(MDB_txn* parent, request& r);
+
+    log_options opts_;
+    lmdb::env env_;
+    MDB_dbi log_db_ = 0, in_doubt_db_ = 0, meta_db_ = 0;
+
+    std::mutex mu_;
+    std::condition_variable cv_;
+    std::deque<request> queue_;
+    bool stopping_ = false;
+    std::uint64_t next_lsn_ = 1;  // owned by the writer thread after open
+    std::thread writer_;
+};
+
+}  // namespace sqltap::capture
+
+template <>
+struct std::is_error_code_enum<sqltap::capture::log_errc> : std::true_type {};

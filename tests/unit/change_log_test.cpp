@@ -1,0 +1,169 @@
+#include <boost/test/unit_test.hpp>
+
+#include <sys/stat.h>
+
+#include <atomic>
+#include <filesystem>
+#include <future>
+#include <thread>
+
+#include "capture/change_log.hpp"
+
+using namespace sqltap::capture;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct temp_dir {
+    fs::path path;
+    temp_dir() {
+        char tmpl[] = "/tmp/sqltap-log-test-XXXXXX";
+        path = mkdtemp(tmpl);
+    }
+    ~temp_dir() { fs::remove_all(path); }
+    std::string str(const char* sub = "log") const { return (path / sub).string(); }
+};
+
+transaction txn(const std::string& xid, int rows = 1) {
+    transaction t;
+    t.xid = xid;
+    t.database = "app";
+    relation r{"public", "t", {"id", "v"}, {0}};
+    auto ri = t.relation_index(r);
+    for (int i = 0; i < rows; ++i)
+        t.changes.push_back({op::insert, ri, {}, {std::to_string(i), std::string(100, 'x')}, std::nullopt, "", "", ""});
+    return t;
+}
+
+std::pair<std::error_code, std::uint64_t> wait(auto submit) {
+    std::promise<std::pair<std::error_code, std::uint64_t>> p;
+    auto f = p.get_future();
+    submit([&p](std::error_code ec, std::uint64_t lsn) { p.set_value({ec, lsn}); });
+    return f.get();
+}
+
+std::vector<std::uint64_t> visible(const change_log& log) {
+    std::vector<std::uint64_t> out;
+    log.read(0, UINT64_MAX, [&](std::uint64_t lsn, std::string_view) {
+        out.push_back(lsn);
+        return true;
+    });
+    return out;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(change_log_suite)
+
+BOOST_AUTO_TEST_CASE(directory_and_file_modes) {
+    temp_dir d;
+    auto log = change_log::open({d.str()});
+    struct stat st{};
+    BOOST_REQUIRE(::stat(d.str().c_str(), &st) == 0);
+    BOOST_TEST((st.st_mode & 0777) == 0700u);
+    BOOST_REQUIRE(::stat((d.str() + "/data.mdb").c_str(), &st) == 0);
+    BOOST_TEST((st.st_mode & 0077) == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(in_doubt_entries_hide_everything_after_them) {
+    temp_dir d;
+    auto log = change_log::open({d.str()});
+    auto [e1, l1] = wait([&](auto done) { log->append_committed(txn("1"), done); });
+    auto [e2, l2] = wait([&](auto done) { log->append_in_doubt(txn("2"), done); });
+    auto [e3, l3] = wait([&](auto done) { log->append_committed(txn("3"), done); });
+    BOOST_TEST(!e1);
+    BOOST_TEST(!e2);
+    BOOST_TEST(!e3);
+    BOOST_TEST(l1 == 1u);
+    BOOST_TEST(l2 == 2u);
+    BOOST_TEST(l3 == 3u);
+    BOOST_TEST((visible(*log) == std::vector<std::uint64_t>{1}));
+    BOOST_TEST(log->in_doubt().size() == 1u);
+    BOOST_TEST(log->in_doubt()[0].xid == "2");
+    auto [e4, _] = wait([&](auto done) { log->resolve(2, true, done); });
+    BOOST_TEST(!e4);
+    BOOST_TEST((visible(*log) == std::vector<std::uint64_t>{1, 2, 3}));
+}
+
+BOOST_AUTO_TEST_CASE(aborted_entries_disappear) {
+    temp_dir d;
+    auto log = change_log::open({d.str()});
+    wait([&](auto done) { log->append_in_doubt(txn("1"), done); });
+    wait([&](auto done) { log->append_committed(txn("2"), done); });
+    BOOST_TEST(visible(*log).empty());
+    wait([&](auto done) { log->resolve(1, false, done); });
+    BOOST_TEST((visible(*log) == std::vector<std::uint64_t>{2}));
+    auto [ec, lsn] = wait([&](auto done) { log->resolve(1, true, done); });
+    BOOST_TEST((ec == log_errc::not_in_doubt));
+}
+
+BOOST_AUTO_TEST_CASE(reopen_continues_lsns_and_keeps_in_doubt) {
+    temp_dir d;
+    {
+        auto log = change_log::open({d.str()});
+        wait([&](auto done) { log->append_committed(txn("1"), done); });
+        wait([&](auto done) { log->append_in_doubt(txn("2"), done); });
+        wait([&](auto done) { log->resolve(2, false, done); });  // LSN 2 is never reused
+    }
+    auto log = change_log::open({d.str()});
+    auto [ec, lsn] = wait([&](auto done) { log->append_committed(txn("3"), done); });
+    BOOST_TEST(lsn == 3u);
+    auto ro = change_log::open({d.str(), 0, true, true});
+    BOOST_TEST((visible(*ro) == std::vector<std::uint64_t>{1, 3}));
+}
+
+BOOST_AUTO_TEST_CASE(concurrent_appends_share_commits_and_keep_order) {
+    temp_dir d;
+    auto log = change_log::open({d.str()});
+    constexpr int threads = 8, each = 200;
+    std::atomic<int> failures{0};
+    std::vector<std::thread> ts;
+    for (int i = 0; i < threads; ++i) {
+        ts.emplace_back([&, i] {
+            for (int j = 0; j < each; ++j) {
+                auto [ec, lsn] = wait([&](auto done) {
+                    log->append_committed(txn(std::to_string(i * 1000 + j)), done);
+                });
+                if (ec || lsn == 0) ++failures;
+            }
+        });
+    }
+    for (auto& t : ts) t.join();
+    BOOST_TEST(failures.load() == 0);
+    auto v = visible(*log);
+    BOOST_TEST(v.size() == std::size_t(threads * each));
+    for (std::size_t i = 0; i < v.size(); ++i) BOOST_TEST(v[i] == i + 1);
+    auto st = log->stats();
+    BOOST_TEST(st.entries == std::uint64_t(threads * each));
+    BOOST_TEST(st.oldest_lsn == 1u);
+    BOOST_TEST(st.newest_lsn == std::uint64_t(threads * each));
+}
+
+BOOST_AUTO_TEST_CASE(a_full_map_fails_the_request_not_the_log) {
+    temp_dir d;
+    auto log = change_log::open({d.str(), 1 << 20});  // 1 MiB
+    int ok = 0;
+    std::error_code last;
+    for (int i = 0; i < 200; ++i) {
+        auto [ec, lsn] = wait([&](auto done) { log->append_committed(txn(std::to_string(i), 50), done); });
+        if (ec) {
+            last = ec;
+            break;
+        }
+        ++ok;
+    }
+    BOOST_TEST(ok > 0);
+    BOOST_TEST((last == log_errc::full));
+    // Small requests that still fit go on working, and what was written stays.
+    BOOST_TEST(visible(*log).size() == std::size_t(ok));
+}
+
+BOOST_AUTO_TEST_CASE(opening_what_is_not_a_log_is_a_clear_error) {
+    temp_dir d;
+    BOOST_CHECK_EXCEPTION(change_log::open({d.str("missing"), 0, true, true}), std::runtime_error,
+                          [](const std::runtime_error& e) {
+                              return std::string(e.what()).find("no change log in") != std::string::npos;
+                          });
+}
+
+BOOST_AUTO_TEST_SUITE_END()
