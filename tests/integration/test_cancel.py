@@ -10,6 +10,21 @@ import psycopg
 import harness
 
 
+def sleep_in_thread(conn, seconds):
+    """Runs pg_sleep on conn in a thread; returns the thread and a dict that gets
+    'value' ('finished') or 'error'."""
+    result = {}
+
+    def sleeper():
+        try:
+            result["value"] = conn.execute(f"SELECT pg_sleep({seconds}), 'finished'").fetchone()[1]
+        except Exception as e:  # noqa: BLE001
+            result["error"] = e
+    t = threading.Thread(target=sleeper)
+    t.start()
+    return t, result
+
+
 class CancelTest(harness.TestCase):
     def setUp(self):
         super().setUp()
@@ -41,15 +56,7 @@ class CancelTest(harness.TestCase):
     def test_wrong_key_cancels_nothing(self):
         with psycopg.connect(self.proxy.dsn()) as conn:
             pid = conn.info.backend_pid
-            result = {}
-
-            def sleeper():
-                try:
-                    result["value"] = conn.execute("SELECT pg_sleep(1.5), 'finished'").fetchone()[1]
-                except Exception as e:  # noqa: BLE001
-                    result["error"] = e
-            t = threading.Thread(target=sleeper)
-            t.start()
+            t, result = sleep_in_thread(conn, 1.5)
             time.sleep(0.3)
             for key in (0, 1, -1, 123456789):
                 self.send_cancel(pid, key)
@@ -60,15 +67,7 @@ class CancelTest(harness.TestCase):
     def test_one_client_cannot_cancel_another(self):
         with psycopg.connect(self.proxy.dsn()) as a, psycopg.connect(self.proxy.dsn()) as b:
             # b's cancel object carries b's key: it must not reach a's query.
-            result = {}
-
-            def sleeper():
-                try:
-                    result["value"] = a.execute("SELECT pg_sleep(1), 'finished'").fetchone()[1]
-                except Exception as e:  # noqa: BLE001
-                    result["error"] = e
-            t = threading.Thread(target=sleeper)
-            t.start()
+            t, result = sleep_in_thread(a, 1)
             time.sleep(0.3)
             b.cancel()
             t.join()

@@ -108,6 +108,31 @@ class DaemonTest(harness.TestCase):
         self.assertNotEqual(r.returncode, 0)
         self.assertIn(f"sqltapd could not connect to the publisher 127.0.0.1:{port}", r.stderr)
 
+    def test_publisher_connect_timeout(self):
+        # A listener that never accepts, with its backlog full: the kernel drops
+        # further SYNs, so a connect neither succeeds nor fails by itself.
+        blackhole = socket.socket()
+        blackhole.bind(("127.0.0.1", 0))
+        blackhole.listen(0)
+        port = blackhole.getsockname()[1]
+        fillers = []
+        for _ in range(4):
+            f = socket.socket()
+            f.setblocking(False)
+            f.connect_ex(("127.0.0.1", port))
+            fillers.append(f)
+        time.sleep(0.2)
+        try:
+            proxy = self.fixture(harness.Sqltapd(port, extra_publisher={"connect_timeout": "1s"}))
+            r = harness.run(["psql", "-X", "-d", proxy.dsn(connect_timeout=60), "-c", "SELECT 1"], check=False)
+            self.assertNotEqual(r.returncode, 0)
+            self.assertIn("could not connect to the publisher", r.stderr)
+            self.assertIn("timeout expired", r.stderr)
+        finally:
+            for f in fillers:
+                f.close()
+            blackhole.close()
+
     def test_session_log_line_and_no_password(self):
         self.pg.psql("SET password_encryption = 'md5'; CREATE ROLE app LOGIN PASSWORD 'Sekrit-77'")
         with open(os.path.join(self.pg.data, "pg_hba.conf"), "w") as f:
