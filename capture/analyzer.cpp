@@ -1,0 +1,426 @@
+#include "capture/analyzer.hpp"
+
+#include <pg_query.h>
+#include <pg_query/pg_query.pb-c.h>
+
+#include <cctype>
+#include <cstring>
+
+namespace sqltap::capture {
+namespace {
+
+using node = PgQuery__Node;
+
+std::string str_or_empty(const char* s) { return s ? std::string(s) : std::string(); }
+
+void add_target(statement& s, const PgQuery__RangeVar* rv) {
+    if (!rv || !rv->relname) return;
+    table_name t{str_or_empty(rv->schemaname), rv->relname};
+    for (const auto& existing : s.targets)
+        if (existing == t) return;
+    s.targets.push_back(std::move(t));
+}
+
+void scan_with(statement& s, const PgQuery__WithClause* w);
+
+// A data-modifying statement nested in a WITH (or the top-level one).
+bool scan_write(statement& s, const node* n) {
+    if (!n) return false;
+    switch (n->node_case) {
+        case PG_QUERY__NODE__NODE_INSERT_STMT:
+            add_target(s, n->insert_stmt->relation);
+            scan_with(s, n->insert_stmt->with_clause);
+            return true;
+        case PG_QUERY__NODE__NODE_UPDATE_STMT:
+            add_target(s, n->update_stmt->relation);
+            scan_with(s, n->update_stmt->with_clause);
+            return true;
+        case PG_QUERY__NODE__NODE_DELETE_STMT:
+            add_target(s, n->delete_stmt->relation);
+            scan_with(s, n->delete_stmt->with_clause);
+            return true;
+        case PG_QUERY__NODE__NODE_MERGE_STMT:
+            add_target(s, n->merge_stmt->relation);
+            scan_with(s, n->merge_stmt->with_clause);
+            return true;
+        case PG_QUERY__NODE__NODE_SELECT_STMT: {
+            const PgQuery__SelectStmt* sel = n->select_stmt;
+            scan_with(s, sel->with_clause);
+            // Set operations keep their arms in larg/rarg.
+            if (sel->larg) {
+                node l{};
+                l.node_case = PG_QUERY__NODE__NODE_SELECT_STMT;
+                l.select_stmt = sel->larg;
+                scan_write(s, &l);
+            }
+            if (sel->rarg) {
+                node r{};
+                r.node_case = PG_QUERY__NODE__NODE_SELECT_STMT;
+                r.select_stmt = sel->rarg;
+                scan_write(s, &r);
+            }
+            return false;
+        }
+        default: return false;
+    }
+}
+
+void scan_with(statement& s, const PgQuery__WithClause* w) {
+    if (!w) return;
+    for (std::size_t i = 0; i < w->n_ctes; ++i) {
+        const node* c = w->ctes[i];
+        if (!c || c->node_case != PG_QUERY__NODE__NODE_COMMON_TABLE_EXPR) continue;
+        if (scan_write(s, c->common_table_expr->ctequery)) s.modifying_cte = true;
+    }
+}
+
+bool option_is_on(const node* arg) {
+    if (!arg) return true;  // EXPLAIN ANALYZE, EXPLAIN (ANALYZE)
+    if (arg->node_case == PG_QUERY__NODE__NODE_BOOLEAN) return arg->boolean->boolval;
+    if (arg->node_case == PG_QUERY__NODE__NODE_STRING && arg->string->sval) {
+        std::string v = arg->string->sval;
+        return !(v == "false" || v == "off" || v == "0" || v == "no");
+    }
+    if (arg->node_case == PG_QUERY__NODE__NODE_INTEGER) return arg->integer->ival != 0;
+    return true;
+}
+
+statement classify(const node* n);
+
+statement classify_transaction(const PgQuery__TransactionStmt* t) {
+    statement s;
+    s.chain = t->chain;
+    switch (t->kind) {
+        case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_BEGIN:
+        case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_START: s.kind = statement_kind::begin; break;
+        case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_COMMIT: s.kind = statement_kind::commit; break;
+        case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_ROLLBACK: s.kind = statement_kind::rollback; break;
+        case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_SAVEPOINT:
+            s.kind = statement_kind::savepoint;
+            s.name = str_or_empty(t->savepoint_name);
+            break;
+        case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_RELEASE:
+            s.kind = statement_kind::release;
+            s.name = str_or_empty(t->savepoint_name);
+            break;
+        case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_ROLLBACK_TO:
+            s.kind = statement_kind::rollback_to;
+            s.name = str_or_empty(t->savepoint_name);
+            break;
+        case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_PREPARE:
+            s.kind = statement_kind::prepare_transaction;
+            s.name = str_or_empty(t->gid);
+            break;
+        case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_COMMIT_PREPARED:
+            s.kind = statement_kind::commit_prepared;
+            s.name = str_or_empty(t->gid);
+            break;
+        case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_ROLLBACK_PREPARED:
+            s.kind = statement_kind::rollback_prepared;
+            s.name = str_or_empty(t->gid);
+            break;
+        default: s.kind = statement_kind::other; break;
+    }
+    return s;
+}
+
+statement classify(const node* n) {
+    statement s;
+    if (!n) return s;
+    switch (n->node_case) {
+        case PG_QUERY__NODE__NODE_INSERT_STMT:
+            s.kind = statement_kind::insert;
+            s.has_returning = n->insert_stmt->n_returning_list > 0;
+            s.on_conflict = n->insert_stmt->on_conflict_clause != nullptr;
+            scan_write(s, n);
+            scan_write(s, n->insert_stmt->select_stmt);
+            break;
+        case PG_QUERY__NODE__NODE_UPDATE_STMT:
+            s.kind = statement_kind::update;
+            s.has_returning = n->update_stmt->n_returning_list > 0;
+            scan_write(s, n);
+            break;
+        case PG_QUERY__NODE__NODE_DELETE_STMT:
+            s.kind = statement_kind::del;
+            s.has_returning = n->delete_stmt->n_returning_list > 0;
+            scan_write(s, n);
+            break;
+        case PG_QUERY__NODE__NODE_MERGE_STMT:
+            s.kind = statement_kind::merge;
+            scan_write(s, n);
+            break;
+        case PG_QUERY__NODE__NODE_SELECT_STMT:
+            s.kind = statement_kind::read;
+            if (n->select_stmt->into_clause) {
+                s.kind = statement_kind::ddl;  // SELECT INTO creates a table
+                add_target(s, n->select_stmt->into_clause->rel);
+            }
+            scan_write(s, n);
+            break;
+        case PG_QUERY__NODE__NODE_TRUNCATE_STMT:
+            s.kind = statement_kind::truncate;
+            for (std::size_t i = 0; i < n->truncate_stmt->n_relations; ++i) {
+                const node* r = n->truncate_stmt->relations[i];
+                if (r && r->node_case == PG_QUERY__NODE__NODE_RANGE_VAR) add_target(s, r->range_var);
+            }
+            break;
+        case PG_QUERY__NODE__NODE_COPY_STMT: {
+            const PgQuery__CopyStmt* c = n->copy_stmt;
+            s.kind = c->is_from ? statement_kind::copy_from : statement_kind::copy_to;
+            if (c->is_from) add_target(s, c->relation);
+            if (c->query && scan_write(s, c->query)) s.modifying_cte = true;  // COPY (DELETE … RETURNING) TO
+            break;
+        }
+        case PG_QUERY__NODE__NODE_TRANSACTION_STMT: s = classify_transaction(n->transaction_stmt); break;
+        case PG_QUERY__NODE__NODE_EXPLAIN_STMT: {
+            bool analyze = false;
+            for (std::size_t i = 0; i < n->explain_stmt->n_options; ++i) {
+                const node* o = n->explain_stmt->options[i];
+                if (o && o->node_case == PG_QUERY__NODE__NODE_DEF_ELEM && o->def_elem->defname &&
+                    std::strcmp(o->def_elem->defname, "analyze") == 0)
+                    analyze = option_is_on(o->def_elem->arg);
+            }
+            auto inner = std::make_shared<statement>(classify(n->explain_stmt->query));
+            s.kind = analyze ? statement_kind::explain_analyze : statement_kind::read;
+            if (analyze) {
+                s.targets = inner->targets;
+                s.modifying_cte = inner->modifying_cte;
+                s.inner = std::move(inner);
+            }
+            break;
+        }
+        case PG_QUERY__NODE__NODE_PREPARE_STMT: {
+            s.kind = statement_kind::prepare_sql;
+            s.name = str_or_empty(n->prepare_stmt->name);
+            s.inner = std::make_shared<statement>(classify(n->prepare_stmt->query));
+            break;
+        }
+        case PG_QUERY__NODE__NODE_EXECUTE_STMT:
+            s.kind = statement_kind::execute_sql;
+            s.name = str_or_empty(n->execute_stmt->name);
+            break;
+        case PG_QUERY__NODE__NODE_CALL_STMT: s.kind = statement_kind::call; break;
+        case PG_QUERY__NODE__NODE_DO_STMT: s.kind = statement_kind::do_block; break;
+        case PG_QUERY__NODE__NODE_VARIABLE_SHOW_STMT:
+        case PG_QUERY__NODE__NODE_FETCH_STMT:
+        case PG_QUERY__NODE__NODE_DECLARE_CURSOR_STMT:
+        case PG_QUERY__NODE__NODE_CLOSE_PORTAL_STMT: s.kind = statement_kind::read; break;
+        case PG_QUERY__NODE__NODE_VARIABLE_SET_STMT:
+        case PG_QUERY__NODE__NODE_DISCARD_STMT:
+        case PG_QUERY__NODE__NODE_LISTEN_STMT:
+        case PG_QUERY__NODE__NODE_UNLISTEN_STMT:
+        case PG_QUERY__NODE__NODE_NOTIFY_STMT:
+        case PG_QUERY__NODE__NODE_DEALLOCATE_STMT:
+        case PG_QUERY__NODE__NODE_LOCK_STMT:
+        case PG_QUERY__NODE__NODE_CONSTRAINTS_SET_STMT:
+        case PG_QUERY__NODE__NODE_LOAD_STMT: s.kind = statement_kind::session; break;
+        case PG_QUERY__NODE__NODE_VACUUM_STMT:
+        case PG_QUERY__NODE__NODE_CHECK_POINT_STMT:
+        case PG_QUERY__NODE__NODE_REFRESH_MAT_VIEW_STMT:
+        case PG_QUERY__NODE__NODE_CLUSTER_STMT:
+        case PG_QUERY__NODE__NODE_REINDEX_STMT: s.kind = statement_kind::other; break;
+        case PG_QUERY__NODE__NODE_ALTER_TABLE_STMT:
+            s.kind = statement_kind::ddl;
+            add_target(s, n->alter_table_stmt->relation);
+            break;
+        case PG_QUERY__NODE__NODE_RENAME_STMT:
+            s.kind = statement_kind::ddl;
+            add_target(s, n->rename_stmt->relation);
+            break;
+        case PG_QUERY__NODE__NODE_CREATE_STMT:
+            s.kind = statement_kind::ddl;
+            add_target(s, n->create_stmt->relation);
+            break;
+        case PG_QUERY__NODE__NODE_INDEX_STMT:
+            s.kind = statement_kind::ddl;
+            add_target(s, n->index_stmt->relation);
+            break;
+        case PG_QUERY__NODE__NODE_CREATE_TABLE_AS_STMT:
+            s.kind = statement_kind::ddl;
+            if (n->create_table_as_stmt->into) add_target(s, n->create_table_as_stmt->into->rel);
+            break;
+        case PG_QUERY__NODE__NODE_DROP_STMT: {
+            s.kind = statement_kind::ddl;
+            const PgQuery__DropStmt* d = n->drop_stmt;
+            if (d->remove_type != PG_QUERY__OBJECT_TYPE__OBJECT_TABLE) break;
+            for (std::size_t i = 0; i < d->n_objects; ++i) {
+                const node* o = d->objects[i];
+                if (!o || o->node_case != PG_QUERY__NODE__NODE_LIST) continue;
+                std::vector<std::string> parts;
+                for (std::size_t j = 0; j < o->list->n_items; ++j) {
+                    const node* p = o->list->items[j];
+                    if (p && p->node_case == PG_QUERY__NODE__NODE_STRING) parts.push_back(str_or_empty(p->string->sval));
+                }
+                if (parts.size() == 1) s.targets.push_back({"", parts[0]});
+                else if (parts.size() >= 2) s.targets.push_back({parts[parts.size() - 2], parts.back()});
+            }
+            break;
+        }
+        default:
+            // Every other utility statement changes the catalog.
+            s.kind = statement_kind::ddl;
+            break;
+    }
+    return s;
+}
+
+bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
+
+// Skips whitespace and comments (nested /* */ as PostgreSQL allows).
+std::size_t skip_blank(std::string_view s, std::size_t i) {
+    while (i < s.size()) {
+        if (is_space(s[i])) {
+            ++i;
+        } else if (s.compare(i, 2, "--") == 0) {
+            while (i < s.size() && s[i] != '\n') ++i;
+        } else if (s.compare(i, 2, "/*") == 0) {
+            int depth = 1;
+            i += 2;
+            while (i < s.size() && depth > 0) {
+                if (s.compare(i, 2, "/*") == 0) {
+                    ++depth;
+                    i += 2;
+                } else if (s.compare(i, 2, "*/") == 0) {
+                    --depth;
+                    i += 2;
+                } else {
+                    ++i;
+                }
+            }
+        } else {
+            break;
+        }
+    }
+    return i;
+}
+
+bool contains_word_ci(std::string_view hay, std::string_view needle) {
+    if (needle.size() > hay.size()) return false;
+    for (std::size_t i = 0; i + needle.size() <= hay.size(); ++i) {
+        std::size_t j = 0;
+        while (j < needle.size() && std::toupper(static_cast<unsigned char>(hay[i + j])) == needle[j]) ++j;
+        if (j == needle.size()) return true;
+    }
+    return false;
+}
+
+}  // namespace
+
+const char* to_string(statement_kind k) noexcept {
+    switch (k) {
+        case statement_kind::empty: return "empty";
+        case statement_kind::read: return "read";
+        case statement_kind::insert: return "insert";
+        case statement_kind::update: return "update";
+        case statement_kind::del: return "delete";
+        case statement_kind::merge: return "merge";
+        case statement_kind::truncate: return "truncate";
+        case statement_kind::copy_from: return "copy_from";
+        case statement_kind::copy_to: return "copy_to";
+        case statement_kind::ddl: return "ddl";
+        case statement_kind::begin: return "begin";
+        case statement_kind::commit: return "commit";
+        case statement_kind::rollback: return "rollback";
+        case statement_kind::savepoint: return "savepoint";
+        case statement_kind::release: return "release";
+        case statement_kind::rollback_to: return "rollback_to";
+        case statement_kind::prepare_transaction: return "prepare_transaction";
+        case statement_kind::commit_prepared: return "commit_prepared";
+        case statement_kind::rollback_prepared: return "rollback_prepared";
+        case statement_kind::session: return "session";
+        case statement_kind::call: return "call";
+        case statement_kind::do_block: return "do_block";
+        case statement_kind::explain_analyze: return "explain_analyze";
+        case statement_kind::prepare_sql: return "prepare_sql";
+        case statement_kind::execute_sql: return "execute_sql";
+        case statement_kind::other: return "other";
+    }
+    return "?";
+}
+
+bool statement::may_write() const noexcept {
+    switch (kind) {
+        case statement_kind::insert:
+        case statement_kind::update:
+        case statement_kind::del:
+        case statement_kind::merge:
+        case statement_kind::truncate:
+        case statement_kind::copy_from:
+        case statement_kind::ddl:
+        case statement_kind::call:
+        case statement_kind::do_block:
+        case statement_kind::execute_sql: return true;
+        case statement_kind::explain_analyze:
+        case statement_kind::prepare_sql: return inner && inner->may_write();
+        default: return modifying_cte;
+    }
+}
+
+analysis analyze(std::string_view sql) {
+    analysis out;
+    std::string text(sql);  // the parser wants a NUL-terminated string
+    PgQueryProtobufParseResult r = pg_query_parse_protobuf(text.c_str());
+    if (r.error) {
+        out.ok = false;
+        out.error = r.error->message ? r.error->message : "syntax error";
+        pg_query_free_protobuf_parse_result(r);
+        return out;
+    }
+    PgQuery__ParseResult* tree = pg_query__parse_result__unpack(
+        nullptr, r.parse_tree.len, reinterpret_cast<const uint8_t*>(r.parse_tree.data));
+    pg_query_free_protobuf_parse_result(r);
+    if (!tree) {
+        out.ok = false;
+        out.error = "cannot unpack the parse tree";
+        return out;
+    }
+    for (std::size_t i = 0; i < tree->n_stmts; ++i) {
+        const PgQuery__RawStmt* raw = tree->stmts[i];
+        statement s = classify(raw->stmt);
+        s.location = static_cast<std::size_t>(raw->stmt_location);
+        s.length = raw->stmt_len > 0 ? static_cast<std::size_t>(raw->stmt_len) : sql.size() - s.location;
+        out.statements.push_back(std::move(s));
+    }
+    pg_query__parse_result__free_unpacked(tree, nullptr);
+    return out;
+}
+
+bool certainly_read_only(std::string_view sql) noexcept {
+    std::size_t i = skip_blank(sql, 0);
+    std::string_view rest = sql.substr(i);
+    auto starts_ci = [&](std::string_view word) {
+        if (rest.size() < word.size()) return false;
+        for (std::size_t k = 0; k < word.size(); ++k)
+            if (std::toupper(static_cast<unsigned char>(rest[k])) != word[k]) return false;
+        return rest.size() == word.size() || !(std::isalnum(static_cast<unsigned char>(rest[word.size()])) ||
+                                               rest[word.size()] == '_');
+    };
+    if (!starts_ci("SELECT")) return false;
+    // One statement only: a ';' may end it, followed by nothing but blanks.
+    auto semi = sql.find(';');
+    if (semi != std::string_view::npos && skip_blank(sql, semi + 1) != sql.size()) return false;
+    for (std::string_view w : {"INSERT", "UPDATE", "DELETE", "MERGE", "INTO", "COPY", "TRUNCATE"})
+        if (contains_word_ci(sql, w)) return false;
+    return true;
+}
+
+std::shared_ptr<const analysis> analysis_cache::get(std::string_view sql) {
+    auto it = map_.find(sql);
+    if (it != map_.end()) {
+        ++hits_;
+        lru_.splice(lru_.begin(), lru_, it->second);
+        return it->second->second;
+    }
+    ++misses_;
+    auto a = std::make_shared<const analysis>(analyze(sql));
+    if (sql.size() > max_text_ || capacity_ == 0) return a;  // huge texts are not kept
+    if (map_.size() >= capacity_) {
+        map_.erase(lru_.back().first);
+        lru_.pop_back();
+    }
+    lru_.emplace_front(std::string(sql), a);
+    map_.emplace(lru_.front().first, lru_.begin());
+    return a;
+}
+
+}  // namespace sqltap::capture

@@ -1,0 +1,105 @@
+#pragma once
+// What a client's SQL does, as far as capture cares: the kind of each
+// statement, the tables it writes, where it sits in the text, and whether it
+// already has a RETURNING list. Parsed with libpg_query (PostgreSQL's own
+// parser), cached by exact text.
+//
+// A cheap pre-check (certainly_read_only) lets plain SELECTs skip the parser.
+// It may say "parse me" for a read, never "read" for a write: a false
+// "read" would lose data.
+#include <cstddef>
+#include <list>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace sqltap::capture {
+
+enum class statement_kind {
+    empty,        // nothing but comments and whitespace
+    read,         // SELECT, VALUES, TABLE, SHOW, plain EXPLAIN, FETCH, …
+    insert,
+    update,
+    del,
+    merge,        // not capturable on PostgreSQL 15 (no RETURNING)
+    truncate,
+    copy_from,    // COPY … FROM STDIN/file/program into a table
+    copy_to,      // COPY … TO; a COPY (query) TO may hold a data-modifying query
+    ddl,          // CREATE/ALTER/DROP/COMMENT/GRANT/…, SELECT INTO, CREATE TABLE AS
+    begin,        // BEGIN, START TRANSACTION
+    commit,       // COMMIT, END
+    rollback,     // ROLLBACK, ABORT
+    savepoint,
+    release,
+    rollback_to,
+    prepare_transaction,
+    commit_prepared,
+    rollback_prepared,
+    session,      // SET, RESET, DISCARD, LISTEN, NOTIFY, DEALLOCATE, LOCK, …
+    call,         // CALL procedure(): may write without returning rows
+    do_block,     // DO $$ … $$: may write without returning rows
+    explain_analyze,  // EXPLAIN ANALYZE runs its statement (see `inner`)
+    prepare_sql,  // SQL-level PREPARE name AS … (see `inner`)
+    execute_sql,  // SQL-level EXECUTE name
+    other,        // VACUUM, CHECKPOINT, REFRESH MATERIALIZED VIEW, …
+};
+
+const char* to_string(statement_kind k) noexcept;
+
+struct table_name {
+    std::string schema;  // empty: unqualified, resolved through search_path
+    std::string name;
+    bool operator==(const table_name&) const = default;
+};
+
+struct statement {
+    statement_kind kind = statement_kind::empty;
+    std::size_t location = 0, length = 0;  // byte range of the statement in the text
+    std::vector<table_name> targets;       // tables it writes rows of (or DDL touches)
+    bool has_returning = false;            // the top-level write has its own RETURNING
+    bool modifying_cte = false;            // a WITH holds INSERT/UPDATE/DELETE/MERGE
+    bool on_conflict = false;              // INSERT … ON CONFLICT
+    bool chain = false;                    // COMMIT/ROLLBACK AND CHAIN
+    std::string name;                      // savepoint, gid, or prepared statement name
+    std::shared_ptr<const statement> inner;  // EXPLAIN ANALYZE and PREPARE bodies
+
+    // True when running it may change rows of some table.
+    bool may_write() const noexcept;
+};
+
+struct analysis {
+    bool ok = true;
+    std::string error;  // the parser's message when !ok (the server will say the same)
+    std::vector<statement> statements;
+};
+
+analysis analyze(std::string_view sql);
+
+// True only when `sql` certainly is one statement that writes no table rows by
+// its own syntax (a SELECT without INSERT/UPDATE/DELETE/MERGE/INTO/COPY/
+// TRUNCATE anywhere in it). Writes made by functions it calls are caught by
+// the transaction's statistics, not here.
+bool certainly_read_only(std::string_view sql) noexcept;
+
+// A bounded least-recently-used cache of analyses by exact text. Not
+// thread-safe: one per I/O thread.
+class analysis_cache {
+public:
+    explicit analysis_cache(std::size_t capacity = 4096, std::size_t max_text = 64 * 1024)
+        : capacity_(capacity), max_text_(max_text) {}
+    std::shared_ptr<const analysis> get(std::string_view sql);
+    std::size_t size() const noexcept { return map_.size(); }
+    std::size_t hits() const noexcept { return hits_; }
+    std::size_t misses() const noexcept { return misses_; }
+
+private:
+    using entry = std::pair<std::string, std::shared_ptr<const analysis>>;
+    std::size_t capacity_, max_text_;
+    std::list<entry> lru_;  // most recent first
+    std::unordered_map<std::string_view, std::list<entry>::iterator> map_;
+    std::size_t hits_ = 0, misses_ = 0;
+};
+
+}  // namespace sqltap::capture

@@ -1,0 +1,167 @@
+#include <boost/test/unit_test.hpp>
+
+#include "capture/analyzer.hpp"
+
+using namespace sqltap::capture;
+using k = statement_kind;
+
+namespace {
+
+struct expect {
+    const char* sql;
+    statement_kind kind;
+    std::vector<table_name> targets;
+    bool returning = false;
+    bool modifying_cte = false;
+};
+
+const std::vector<expect>& cases() {
+    static const std::vector<expect> c = {
+        {"SELECT 1", k::read, {}},
+        {"select * from t for update", k::read, {}},
+        {"SHOW search_path", k::read, {}},
+        {"VALUES (1), (2)", k::read, {}},
+        {"INSERT INTO s.t (a) VALUES (1) RETURNING id", k::insert, {{"s", "t"}}, true},
+        {"insert into t select * from u on conflict (id) do update set a = excluded.a", k::insert, {{"", "t"}}},
+        {"WITH d AS (DELETE FROM t RETURNING *) SELECT * FROM d", k::read, {{"", "t"}}, false, true},
+        {"WITH x AS (SELECT 1) UPDATE t SET a = 1", k::update, {{"", "t"}}},
+        {"WITH a AS (INSERT INTO log VALUES (1)) UPDATE t SET a = 1 RETURNING a", k::update,
+         {{"", "t"}, {"", "log"}}, true, true},
+        {"UPDATE t SET a = u.a FROM u WHERE t.id = u.id", k::update, {{"", "t"}}},
+        {"DELETE FROM ONLY public.t WHERE id = $1", k::del, {{"public", "t"}}},
+        {"MERGE INTO t USING u ON t.id = u.id WHEN MATCHED THEN DELETE", k::merge, {{"", "t"}}},
+        {"TRUNCATE a, s.b RESTART IDENTITY", k::truncate, {{"", "a"}, {"s", "b"}}},
+        {"COPY t (a, b) FROM STDIN", k::copy_from, {{"", "t"}}},
+        {"COPY t TO STDOUT", k::copy_to, {}},
+        {"COPY (DELETE FROM t RETURNING *) TO STDOUT", k::copy_to, {{"", "t"}}, false, true},
+        {"BEGIN", k::begin, {}},
+        {"START TRANSACTION ISOLATION LEVEL SERIALIZABLE", k::begin, {}},
+        {"COMMIT", k::commit, {}},
+        {"END", k::commit, {}},
+        {"ROLLBACK", k::rollback, {}},
+        {"ABORT", k::rollback, {}},
+        {"SAVEPOINT s1", k::savepoint, {}},
+        {"RELEASE SAVEPOINT s1", k::release, {}},
+        {"ROLLBACK TO s1", k::rollback_to, {}},
+        {"PREPARE TRANSACTION 'g1'", k::prepare_transaction, {}},
+        {"COMMIT PREPARED 'g1'", k::commit_prepared, {}},
+        {"ROLLBACK PREPARED 'g1'", k::rollback_prepared, {}},
+        {"SET search_path = a, b", k::session, {}},
+        {"RESET ALL", k::session, {}},
+        {"DISCARD ALL", k::session, {}},
+        {"LISTEN chan", k::session, {}},
+        {"NOTIFY chan, 'x'", k::session, {}},
+        {"LOCK TABLE t IN ACCESS EXCLUSIVE MODE", k::session, {}},
+        {"CALL p(1)", k::call, {}},
+        {"DO $$ BEGIN PERFORM 1; END $$", k::do_block, {}},
+        {"EXPLAIN ANALYZE DELETE FROM t", k::explain_analyze, {{"", "t"}}},
+        {"EXPLAIN (ANALYZE, BUFFERS) UPDATE t SET a = 1", k::explain_analyze, {{"", "t"}}},
+        {"EXPLAIN DELETE FROM t", k::read, {}},
+        {"EXPLAIN (ANALYZE false) DELETE FROM t", k::read, {}},
+        {"PREPARE p (int) AS UPDATE t SET a = $1", k::prepare_sql, {}},
+        {"EXECUTE p(1)", k::execute_sql, {}},
+        {"CREATE TABLE t (a int PRIMARY KEY)", k::ddl, {{"", "t"}}},
+        {"ALTER TABLE s.t ADD COLUMN b int", k::ddl, {{"s", "t"}}},
+        {"DROP TABLE a, s.b", k::ddl, {{"", "a"}, {"s", "b"}}},
+        {"CREATE INDEX ON t (a)", k::ddl, {{"", "t"}}},
+        {"SELECT * INTO newt FROM t", k::ddl, {{"", "newt"}}},
+        {"CREATE TABLE x AS SELECT 1 AS a", k::ddl, {{"", "x"}}},
+        {"GRANT SELECT ON t TO public", k::ddl, {}},
+        {"COMMENT ON TABLE t IS 'x'", k::ddl, {}},
+        {"CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 1'", k::ddl, {}},
+        {"VACUUM t", k::other, {}},
+        {"REFRESH MATERIALIZED VIEW mv", k::other, {}},
+    };
+    return c;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(analyzer_suite)
+
+BOOST_AUTO_TEST_CASE(statement_kinds_and_targets) {
+    for (const auto& e : cases()) {
+        auto a = analyze(e.sql);
+        BOOST_TEST_CONTEXT(e.sql) {
+            BOOST_TEST_REQUIRE(a.ok);
+            BOOST_TEST_REQUIRE(a.statements.size() == 1u);
+            const auto& s = a.statements[0];
+            BOOST_TEST(to_string(s.kind) == to_string(e.kind));
+            BOOST_TEST(s.targets.size() == e.targets.size());
+            for (const auto& t : e.targets)
+                BOOST_TEST((std::find(s.targets.begin(), s.targets.end(), t) != s.targets.end()),
+                           "missing target " << t.schema << "." << t.name);
+            BOOST_TEST(s.has_returning == e.returning);
+            BOOST_TEST(s.modifying_cte == e.modifying_cte);
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(names_chain_and_inner) {
+    BOOST_TEST(analyze("SAVEPOINT my_sp").statements[0].name == "my_sp");
+    BOOST_TEST(analyze("COMMIT PREPARED 'gid-7'").statements[0].name == "gid-7");
+    BOOST_TEST(analyze("COMMIT AND CHAIN").statements[0].chain);
+    BOOST_TEST(analyze("insert into t values (1) on conflict do nothing").statements[0].on_conflict);
+    auto p = analyze("PREPARE p AS DELETE FROM s.t").statements[0];
+    BOOST_REQUIRE(p.inner);
+    BOOST_TEST(to_string(p.inner->kind) == "delete");
+    BOOST_TEST(p.may_write());
+    BOOST_TEST(!analyze("PREPARE q AS SELECT 1").statements[0].may_write());
+}
+
+BOOST_AUTO_TEST_CASE(several_statements_and_their_text) {
+    std::string sql = "BEGIN; INSERT INTO t VALUES (1);\n  UPDATE t SET a = 2 ;COMMIT";
+    auto a = analyze(sql);
+    BOOST_REQUIRE(a.ok);
+    BOOST_REQUIRE(a.statements.size() == 4u);
+    std::vector<std::string> kinds;
+    for (const auto& s : a.statements) kinds.push_back(to_string(s.kind));
+    BOOST_TEST((kinds == std::vector<std::string>{"begin", "insert", "update", "commit"}));
+    auto text = [&](int i) {
+        std::string t = sql.substr(a.statements[i].location, a.statements[i].length);
+        auto b = t.find_first_not_of(" \n");
+        auto e = t.find_last_not_of(" \n");
+        return t.substr(b, e - b + 1);
+    };
+    BOOST_TEST(text(0) == "BEGIN");
+    BOOST_TEST(text(1) == "INSERT INTO t VALUES (1)");
+    BOOST_TEST(text(2) == "UPDATE t SET a = 2");
+    BOOST_TEST(text(3) == "COMMIT");
+}
+
+BOOST_AUTO_TEST_CASE(empty_and_errors) {
+    BOOST_TEST(analyze("").statements.empty());
+    BOOST_TEST(analyze("  -- only a comment\n").statements.empty());
+    auto bad = analyze("SELEC 1");
+    BOOST_TEST(!bad.ok);
+    BOOST_TEST(bad.error.find("syntax error") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(pre_check_never_calls_a_write_read_only) {
+    for (const auto& e : cases()) {
+        auto a = analyze(e.sql);
+        if (a.statements[0].may_write()) BOOST_TEST(!certainly_read_only(e.sql), e.sql);
+    }
+    for (const char* sql : {"SELECT 1; DELETE FROM t", "with d as (delete from t returning *) select * from d",
+                            "SELECT * INTO x FROM t", "select 1;;", "SELECT 1; -- x\nUPDATE t SET a = 1",
+                            "selectx", "/* SELECT */ DELETE FROM t"})
+        BOOST_TEST(!certainly_read_only(sql), sql);
+    for (const char* sql : {"SELECT 1", "  /* a /* nested */ comment */ select a from t where b = $1",
+                            "SELECT 1;", "select now() ;  -- done", "SELECT\tcount(*) FROM t"})
+        BOOST_TEST(certainly_read_only(sql), sql);
+}
+
+BOOST_AUTO_TEST_CASE(cache_is_bounded_and_hits) {
+    analysis_cache c(2);
+    auto a1 = c.get("SELECT 1");
+    auto a2 = c.get("SELECT 1");
+    BOOST_TEST(a1.get() == a2.get());
+    BOOST_TEST(c.hits() == 1u);
+    c.get("SELECT 2");
+    c.get("SELECT 3");  // evicts SELECT 1, the least recently used
+    BOOST_TEST(c.size() == 2u);
+    c.get("SELECT 1");
+    BOOST_TEST(c.misses() == 4u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
