@@ -77,6 +77,10 @@ BOOST_AUTO_TEST_CASE(bind_round_trip_and_bad_format) {
     BOOST_TEST(!d.parameters[1].has_value());
     BOOST_TEST(d.result_formats.size() == 2u);
 
+    BOOST_TEST(!validate(sender::frontend, 'B', body_of(b)));
+    for (std::size_t cut = 0; cut < body_of(b).size(); ++cut)
+        BOOST_TEST(bool(validate(sender::frontend, 'B', body_of(b).first(cut))), "cut at " << cut);
+
     m.result_formats = {2};
     byte_buffer bad;
     build_bind(bad, m);
@@ -103,6 +107,21 @@ BOOST_AUTO_TEST_CASE(truncation_is_detected_everywhere) {
         for (std::size_t cut = 0; cut < body.size(); ++cut)
             BOOST_TEST(bool(validate(sender::frontend, tag, body.first(cut))), tag << " cut at " << cut);
     }
+}
+
+BOOST_AUTO_TEST_CASE(function_call_validation) {
+    byte_buffer b;
+    message_writer w(b);
+    w.begin('F').i32(1234).i16(1).i16(0).i16(2).i32(1).raw(as_bytes("7")).i32(-1).i16(0).end();
+    BOOST_TEST(!validate(sender::frontend, 'F', body_of(b)));
+    function_call_msg m;
+    BOOST_TEST(!decode(body_of(b), m));
+    BOOST_TEST(m.arguments.size() == 2u);
+    BOOST_TEST(!m.arguments[1].has_value());
+    byte_buffer bad;
+    message_writer w2(bad);
+    w2.begin('F').i32(1234).i16(1).i16(5).i16(0).i16(0).end();  // format code 5
+    BOOST_TEST(bool(validate(sender::frontend, 'F', body_of(bad))));
 }
 
 BOOST_AUTO_TEST_CASE(ready_for_query_status) {
