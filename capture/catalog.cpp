@@ -1,0 +1,185 @@
+#include "capture/catalog.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <cstdlib>
+#include <sstream>
+#include <utility>
+
+namespace sqltap::capture {
+namespace {
+
+struct result {
+    PGresult* r;
+    explicit result(PGresult* p) : r(p) {}
+    ~result() { PQclear(r); }
+    result(result&& o) noexcept : r(std::exchange(o.r, nullptr)) {}
+    result(const result&) = delete;
+    result& operator=(const result&) = delete;
+};
+
+result exec(admin_connection& c, const char* sql, const std::vector<std::string>& params) {
+    std::vector<const char*> values;
+    for (const auto& p : params) values.push_back(p.c_str());
+    result r(PQexecParams(c.get(), sql, int(values.size()), nullptr, values.data(), nullptr, nullptr, 0));
+    auto status = PQresultStatus(r.r);
+    if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK)
+        throw catalog_error(std::string("catalog query failed: ") + PQerrorMessage(c.get()));
+    return r;
+}
+
+std::string get(const result& r, int row, int col) {
+    return PQgetisnull(r.r, row, col) ? std::string() : std::string(PQgetvalue(r.r, row, col));
+}
+
+}  // namespace
+
+const char* to_string(key_source k) noexcept {
+    switch (k) {
+        case key_source::primary_key: return "primary key";
+        case key_source::replica_identity: return "replica identity index";
+        case key_source::all_columns: return "all columns";
+    }
+    return "?";
+}
+
+admin_connection::admin_connection(const std::string& conninfo, const std::string& database) {
+    // With expand_dbname, the first "dbname" is read as a whole conninfo and
+    // later keywords override what it says.
+    const char* keys[] = {"dbname", "dbname", "application_name", nullptr};
+    const char* vals[] = {conninfo.c_str(), database.c_str(), "sqltap-catalog", nullptr};
+    conn_ = PQconnectdbParams(keys, vals, 1);
+    if (!conn_ || PQstatus(conn_) != CONNECTION_OK) {
+        std::string msg = conn_ ? PQerrorMessage(conn_) : "out of memory";
+        while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+        PQfinish(conn_);
+        conn_ = nullptr;
+        throw catalog_error("cannot open the admin connection to database \"" + database + "\": " + msg);
+    }
+}
+
+admin_connection::~admin_connection() { PQfinish(conn_); }
+
+bool admin_connection::ok() const noexcept { return conn_ && PQstatus(conn_) == CONNECTION_OK; }
+
+std::vector<std::string> parse_search_path(std::string_view sp, std::string_view user) {
+    std::vector<std::string> out;
+    std::size_t i = 0;
+    auto blank = [](char ch) { return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r'; };
+    while (i < sp.size()) {
+        while (i < sp.size() && blank(sp[i])) ++i;
+        if (i >= sp.size()) break;
+        std::string name;
+        bool quoted = sp[i] == '"';
+        if (quoted) {
+            ++i;
+            while (i < sp.size()) {
+                if (sp[i] == '"') {
+                    if (i + 1 < sp.size() && sp[i + 1] == '"') {
+                        name.push_back('"');
+                        i += 2;
+                        continue;
+                    }
+                    ++i;
+                    break;
+                }
+                name.push_back(sp[i++]);
+            }
+        } else {
+            while (i < sp.size() && sp[i] != ',' && !blank(sp[i]))
+                name.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(sp[i++]))));
+        }
+        while (i < sp.size() && blank(sp[i])) ++i;
+        if (i < sp.size() && sp[i] == ',') ++i;
+        if (name == "$user") {
+            if (!user.empty()) out.emplace_back(user);
+        } else if (!name.empty()) {
+            out.push_back(std::move(name));
+        }
+    }
+    return out;
+}
+
+std::optional<table_info> load_table(admin_connection& c, const table_name& t,
+                                     const std::vector<std::string>& search_schemas) {
+    std::vector<std::string> schemas;
+    if (!t.schema.empty()) {
+        schemas.push_back(t.schema);
+    } else {
+        if (std::find(search_schemas.begin(), search_schemas.end(), "pg_catalog") == search_schemas.end())
+            schemas.push_back("pg_catalog");
+        schemas.insert(schemas.end(), search_schemas.begin(), search_schemas.end());
+    }
+    // A text[] literal: every element quoted, quotes and backslashes escaped.
+    std::string array = "{";
+    for (std::size_t i = 0; i < schemas.size(); ++i) {
+        if (i) array += ",";
+        array += "\"";
+        for (char ch : schemas[i]) {
+            if (ch == '"' || ch == '\\') array += '\\';
+            array += ch;
+        }
+        array += "\"";
+    }
+    array += "}";
+    result r = exec(c,
+                    "SELECT c.oid FROM unnest($1::text[]) WITH ORDINALITY AS s(nsp, ord) "
+                    "JOIN pg_namespace n ON n.nspname = s.nsp "
+                    "JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = $2 "
+                    "ORDER BY s.ord LIMIT 1",
+                    {array, t.name});
+    if (PQntuples(r.r) == 0) return std::nullopt;
+    return load_table(c, static_cast<std::uint32_t>(std::strtoul(get(r, 0, 0).c_str(), nullptr, 10)));
+}
+
+std::optional<table_info> load_table(admin_connection& c, std::uint32_t oid) {
+    std::string o = std::to_string(oid);
+    result rel = exec(c,
+                      "SELECT n.nspname, c.relname, c.relkind, c.relreplident "
+                      "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = $1",
+                      {o});
+    if (PQntuples(rel.r) == 0) return std::nullopt;
+    table_info info;
+    info.oid = oid;
+    info.schema = get(rel, 0, 0);
+    info.name = get(rel, 0, 1);
+    info.kind = get(rel, 0, 2).empty() ? 'r' : get(rel, 0, 2)[0];
+    char replident = get(rel, 0, 3).empty() ? 'd' : get(rel, 0, 3)[0];
+
+    result cols = exec(c,
+                       "SELECT a.attnum, a.attname, a.atttypid, format_type(a.atttypid, a.atttypmod), "
+                       "a.attgenerated <> '' FROM pg_attribute a "
+                       "WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
+                       {o});
+    std::vector<int> attnums;
+    for (int i = 0; i < PQntuples(cols.r); ++i) {
+        attnums.push_back(std::atoi(get(cols, i, 0).c_str()));
+        info.columns.push_back({get(cols, i, 1), static_cast<std::uint32_t>(std::strtoul(get(cols, i, 2).c_str(), nullptr, 10)),
+                                get(cols, i, 3), get(cols, i, 4) == "t"});
+    }
+    // The primary key, else the replica identity index, else every column.
+    result keys = exec(c,
+                       "SELECT i.indisprimary, i.indisreplident, array_to_string(i.indkey, ' ') "
+                       "FROM pg_index i WHERE i.indrelid = $1 AND (i.indisprimary OR i.indisreplident) "
+                       "ORDER BY i.indisprimary DESC",
+                       {o});
+    std::string indkey;
+    if (PQntuples(keys.r) > 0 && replident != 'f') {
+        indkey = get(keys, 0, 2);
+        info.key = get(keys, 0, 0) == "t" ? key_source::primary_key : key_source::replica_identity;
+    }
+    if (!indkey.empty()) {
+        std::istringstream in(indkey);
+        int attnum;
+        while (in >> attnum) {
+            for (std::size_t j = 0; j < attnums.size(); ++j)
+                if (attnums[j] == attnum) info.key_columns.push_back(static_cast<std::uint32_t>(j));
+        }
+    } else {
+        info.key = key_source::all_columns;
+        for (std::size_t j = 0; j < info.columns.size(); ++j) info.key_columns.push_back(static_cast<std::uint32_t>(j));
+    }
+    return info;
+}
+
+}  // namespace sqltap::capture

@@ -1,0 +1,71 @@
+#pragma once
+// Table metadata from the publisher's catalog, read over an admin connection
+// (libpq; [publisher] admin_conninfo with the dbname replaced by the client's
+// database). These calls block: run them on a worker thread, never on an I/O
+// thread.
+#include <libpq-fe.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "capture/analyzer.hpp"
+
+namespace sqltap::capture {
+
+class catalog_error : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+struct column_info {
+    std::string name;
+    std::uint32_t type_oid = 0;
+    std::string type;        // format_type(): "integer", "character varying(20)", …
+    bool generated = false;  // GENERATED ALWAYS AS (…) STORED: not written by replay
+};
+
+enum class key_source { primary_key, replica_identity, all_columns };
+const char* to_string(key_source k) noexcept;
+
+struct table_info {
+    std::uint32_t oid = 0;
+    std::string schema, name;
+    std::vector<column_info> columns;       // in attnum order
+    std::vector<std::uint32_t> key_columns;  // indexes into columns
+    key_source key = key_source::primary_key;
+    char kind = 'r';  // relkind: r table, p partitioned table, v view, …
+};
+
+class admin_connection {
+public:
+    // Connects with `conninfo`, using `database` instead of its dbname.
+    // Throws catalog_error with libpq's message (which never holds the password).
+    admin_connection(const std::string& conninfo, const std::string& database);
+    ~admin_connection();
+    admin_connection(const admin_connection&) = delete;
+    admin_connection& operator=(const admin_connection&) = delete;
+    PGconn* get() const noexcept { return conn_; }
+    bool ok() const noexcept;
+
+private:
+    PGconn* conn_ = nullptr;
+};
+
+// The schemas a search_path setting names, in order, as PostgreSQL reads it:
+// comma-separated identifiers, unquoted ones folded to lower case, "$user"
+// replaced by `user` (the client's role, not the admin connection's).
+std::vector<std::string> parse_search_path(std::string_view search_path, std::string_view user);
+
+// The table a name means for a session with these search schemas (pg_catalog
+// is searched first unless listed); nullopt when there is none. Reads only
+// pg_class and pg_namespace, so the admin role needs no USAGE on the schemas.
+// Throws catalog_error on query failures.
+std::optional<table_info> load_table(admin_connection& c, const table_name& t,
+                                     const std::vector<std::string>& search_schemas);
+std::optional<table_info> load_table(admin_connection& c, std::uint32_t oid);
+
+}  // namespace sqltap::capture
