@@ -119,9 +119,12 @@ std::unique_ptr<change_log> change_log::open(const log_options& opts) {
         }
         if (auto next = get(t.get(), log->meta_db_, meta_next_lsn)) log->next_lsn_ = parse_u64(*next);
         // The next LSN is also past the last record, whatever the meta says.
-        lmdb::cursor c(t.get(), log->log_db_);
-        MDB_val k{}, v{};
-        if (c.get(k, v, MDB_LAST)) log->next_lsn_ = std::max(log->next_lsn_, lsn_from_key(lmdb::view(k)) + 1);
+        {
+            // A write transaction frees its cursors when it ends: close this one first.
+            lmdb::cursor c(t.get(), log->log_db_);
+            MDB_val k{}, v{};
+            if (c.get(k, v, MDB_LAST)) log->next_lsn_ = std::max(log->next_lsn_, lsn_from_key(lmdb::view(k)) + 1);
+        }
         if (!opts.read_only) put(t.get(), log->meta_db_, meta_next_lsn, std::to_string(log->next_lsn_));
         t.commit();
     }

@@ -64,6 +64,9 @@ private:
     MDB_txn* h_ = nullptr;
 };
 
+// Close it before its transaction ends: LMDB frees a write transaction's
+// cursors at commit/abort (closing them again is a double free), while a
+// read-only transaction's cursors must be closed explicitly.
 class cursor {
 public:
     cursor(MDB_txn* t, MDB_dbi dbi) { check(mdb_cursor_open(t, dbi, &h_), "mdb_cursor_open"); }
