@@ -124,6 +124,10 @@ statement classify_transaction(const PgQuery__TransactionStmt* t) {
     return s;
 }
 
+std::string alias_of(const PgQuery__RangeVar* rv) {
+    return rv && rv->alias && rv->alias->aliasname ? std::string(rv->alias->aliasname) : std::string();
+}
+
 statement classify(const node* n) {
     statement s;
     if (!n) return s;
@@ -132,17 +136,25 @@ statement classify(const node* n) {
             s.kind = statement_kind::insert;
             s.has_returning = n->insert_stmt->n_returning_list > 0;
             s.on_conflict = n->insert_stmt->on_conflict_clause != nullptr;
+            s.target_alias = alias_of(n->insert_stmt->relation);
             scan_write(s, n);
             scan_write(s, n->insert_stmt->select_stmt);
             break;
         case PG_QUERY__NODE__NODE_UPDATE_STMT:
             s.kind = statement_kind::update;
             s.has_returning = n->update_stmt->n_returning_list > 0;
+            s.target_alias = alias_of(n->update_stmt->relation);
+            for (std::size_t i = 0; i < n->update_stmt->n_target_list; ++i) {
+                const node* t = n->update_stmt->target_list[i];
+                if (t && t->node_case == PG_QUERY__NODE__NODE_RES_TARGET && t->res_target->name)
+                    s.set_columns.emplace_back(t->res_target->name);
+            }
             scan_write(s, n);
             break;
         case PG_QUERY__NODE__NODE_DELETE_STMT:
             s.kind = statement_kind::del;
             s.has_returning = n->delete_stmt->n_returning_list > 0;
+            s.target_alias = alias_of(n->delete_stmt->relation);
             scan_write(s, n);
             break;
         case PG_QUERY__NODE__NODE_MERGE_STMT:

@@ -58,6 +58,8 @@ struct statement {
     statement_kind kind = statement_kind::empty;
     std::size_t location = 0, length = 0;  // byte range of the statement in the text
     std::vector<table_name> targets;       // tables it writes rows of (or DDL touches)
+    std::string target_alias;              // INSERT/UPDATE/DELETE: the target's alias, if any
+    std::vector<std::string> set_columns;  // UPDATE: the columns SET assigns
     bool has_returning = false;            // the top-level write has its own RETURNING
     bool modifying_cte = false;            // a WITH holds INSERT/UPDATE/DELETE/MERGE
     bool on_conflict = false;              // INSERT … ON CONFLICT

@@ -40,12 +40,14 @@ class DaemonTest(harness.TestCase):
         result = {}
 
         def work():
-            result["v"] = conn.execute("SELECT pg_sleep(1.5), 'finished'").fetchone()[1]
+            result["v"] = conn.execute("SELECT pg_sleep(3), 'finished'").fetchone()[1]
         t = threading.Thread(target=work)
         t.start()
         time.sleep(0.3)
         proxy.signal(signal.SIGTERM)
-        time.sleep(0.3)
+        deadline = time.time() + 10
+        while not refused(proxy.port) and time.time() < deadline:
+            time.sleep(0.05)
         self.assertTrue(refused(proxy.port), "still accepting after SIGTERM")
         t.join()
         self.assertEqual(result["v"], "finished")

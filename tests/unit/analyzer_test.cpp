@@ -109,6 +109,15 @@ BOOST_AUTO_TEST_CASE(names_chain_and_inner) {
     BOOST_TEST(!analyze("PREPARE q AS SELECT 1").statements[0].may_write());
 }
 
+BOOST_AUTO_TEST_CASE(alias_and_set_columns) {
+    auto u = analyze("UPDATE s.t AS x SET a = 1, (b, \"C\") = (2, 3) WHERE id = 4").statements[0];
+    BOOST_TEST(u.target_alias == "x");
+    BOOST_TEST((u.set_columns == std::vector<std::string>{"a", "b", "C"}));
+    BOOST_TEST(analyze("INSERT INTO t AS n VALUES (1)").statements[0].target_alias == "n");
+    BOOST_TEST(analyze("DELETE FROM t d").statements[0].target_alias == "d");
+    BOOST_TEST(analyze("DELETE FROM t").statements[0].target_alias.empty());
+}
+
 BOOST_AUTO_TEST_CASE(several_statements_and_their_text) {
     std::string sql = "BEGIN; INSERT INTO t VALUES (1);\n  UPDATE t SET a = 2 ;COMMIT";
     auto a = analyze(sql);

@@ -1,0 +1,155 @@
+#include "capture/rewriter.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+namespace sqltap::capture {
+namespace {
+
+bool ident_char(char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || static_cast<unsigned char>(c) >= 0x80;
+}
+
+// At sql[i] == '$': the length of a dollar-quote tag ("$$", "$tag$"), or 0.
+std::size_t dollar_tag(std::string_view sql, std::size_t i) {
+    std::size_t j = i + 1;
+    if (j < sql.size() && std::isdigit(static_cast<unsigned char>(sql[j]))) return 0;  // $1 is a parameter
+    while (j < sql.size() && ident_char(sql[j]) && sql[j] != '$') ++j;
+    if (j < sql.size() && sql[j] == '$') return j - i + 1;
+    return 0;
+}
+
+}  // namespace
+
+std::string quote_ident(std::string_view name) {
+    std::string out = "\"";
+    for (char c : name) {
+        if (c == '"') out += "\"\"";
+        else out += c;
+    }
+    return out + "\"";
+}
+
+std::size_t last_token_end(std::string_view sql, std::size_t from, std::size_t to) {
+    to = std::min(to, sql.size());
+    std::size_t end = from, i = from;
+    while (i < to) {
+        char c = sql[i];
+        if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v') {
+            ++i;
+        } else if (c == '-' && i + 1 < to && sql[i + 1] == '-') {
+            while (i < to && sql[i] != '\n') ++i;
+        } else if (c == '/' && i + 1 < to && sql[i + 1] == '*') {
+            int depth = 1;
+            i += 2;
+            while (i < to && depth > 0) {
+                if (sql[i] == '/' && i + 1 < to && sql[i + 1] == '*') {
+                    ++depth;
+                    i += 2;
+                } else if (sql[i] == '*' && i + 1 < to && sql[i + 1] == '/') {
+                    --depth;
+                    i += 2;
+                } else {
+                    ++i;
+                }
+            }
+        } else if (c == '\'' || c == '"') {
+            // E'…' strings allow backslash escapes; the E is the token before.
+            bool backslash = c == '\'' && i > from && (sql[i - 1] == 'E' || sql[i - 1] == 'e') &&
+                             (i - 1 == from || !ident_char(sql[i - 2]));
+            ++i;
+            while (i < to) {
+                if (backslash && sql[i] == '\\') {
+                    i += 2;
+                    continue;
+                }
+                if (sql[i] == c) {
+                    if (i + 1 < to && sql[i + 1] == c) {
+                        i += 2;
+                        continue;
+                    }
+                    ++i;
+                    break;
+                }
+                ++i;
+            }
+            end = std::min(i, to);
+        } else if (c == '$' && dollar_tag(sql, i) > 0) {
+            std::size_t tag_len = dollar_tag(sql, i);
+            std::string_view tag = sql.substr(i, tag_len);
+            std::size_t close = sql.find(tag, i + tag_len);
+            i = close == std::string_view::npos || close >= to ? to : close + tag_len;
+            end = i;
+        } else {
+            ++i;
+            end = i;
+        }
+    }
+    return end;
+}
+
+rewrite_outcome rewrite(std::string_view sql, const analysis& a,
+                        const std::function<const table_info*(const statement&)>& table_for) {
+    rewrite_outcome out;
+    out.plans.resize(a.statements.size());
+    struct insertion {
+        std::size_t at;
+        std::string text;
+    };
+    std::vector<insertion> inserts;
+    for (std::size_t i = 0; i < a.statements.size(); ++i) {
+        const statement& s = a.statements[i];
+        const table_info* t = s.targets.empty() ? nullptr : table_for(s);
+        if (!t) continue;
+        const std::string where = t->schema + "." + t->name;
+        // Writes whose rows a RETURNING list cannot bring back, whatever the
+        // statement around them is.
+        if (s.modifying_cte) {
+            out.unsupported = "a data-modifying WITH (or COPY (query) TO) that writes captured table " + where;
+            continue;
+        }
+        if (s.kind == statement_kind::merge) {
+            out.unsupported = "MERGE into captured table " + where + " (PostgreSQL 15 has no MERGE … RETURNING)";
+            continue;
+        }
+        if (s.kind == statement_kind::explain_analyze) {
+            out.unsupported = "EXPLAIN ANALYZE of a write to captured table " + where;
+            continue;
+        }
+        bool dml = s.kind == statement_kind::insert || s.kind == statement_kind::update || s.kind == statement_kind::del;
+        if (!dml) continue;
+        if (s.kind == statement_kind::update) {
+            for (const auto& col : s.set_columns) {
+                for (auto k : t->key_columns) {
+                    if (t->columns[k].name == col) {
+                        out.unsupported = "an UPDATE that changes key column \"" + col + "\" of captured table " + where;
+                    }
+                }
+            }
+            if (!out.unsupported.empty()) continue;
+        }
+        std::string ref = quote_ident(s.target_alias.empty() ? t->name : s.target_alias);
+        std::string list;
+        for (const auto& col : t->columns) list += (list.empty() ? "" : ", ") + ref + "." + quote_ident(col.name);
+        capture_plan plan;
+        plan.kind = s.kind;
+        plan.table = t;
+        plan.client_returning = s.has_returning;
+        plan.added = t->columns.size() + 1;
+        if (s.on_conflict) {
+            list += ", (" + ref + ".xmax = 0)";
+            plan.inserted_flag = true;
+            ++plan.added;
+        }
+        list += ", pg_current_xact_id()";
+        std::size_t at = last_token_end(sql, s.location, s.location + s.length);
+        inserts.push_back({at, (s.has_returning ? ", " : " RETURNING ") + list});
+        out.plans[i] = plan;
+    }
+    out.sql.assign(sql);
+    std::sort(inserts.begin(), inserts.end(), [](const insertion& x, const insertion& y) { return x.at > y.at; });
+    for (const auto& ins : inserts) out.sql.insert(ins.at, ins.text);
+    return out;
+}
+
+}  // namespace sqltap::capture

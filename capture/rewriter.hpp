@@ -1,0 +1,49 @@
+#pragma once
+// Makes writes to captured tables return what capture needs: every column of
+// the row as the publisher stored it (serial ids, defaults, trigger changes
+// included) and the transaction id. The list is appended after the
+// statement's last token, as a new RETURNING clause or after the client's own
+// list, so every position in the client's text (and so every error position
+// the client sees) stays as it was. The added columns come last in each result
+// row; the response side strips exactly that many.
+#include <cstddef>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "capture/analyzer.hpp"
+#include "capture/catalog.hpp"
+
+namespace sqltap::capture {
+
+struct capture_plan {
+    statement_kind kind = statement_kind::insert;
+    const table_info* table = nullptr;  // owned by the caller's catalog cache
+    std::size_t added = 0;              // columns appended to each result row
+    bool inserted_flag = false;         // ON CONFLICT: an "(xmax = 0)" column says inserted vs updated
+    bool client_returning = false;      // the client asked for rows itself
+    // Added columns, in order: the table's columns (new row for insert/update,
+    // the deleted row for delete), then the inserted flag if any, then the xid.
+};
+
+struct rewrite_outcome {
+    std::string sql;                               // the text to send to the publisher
+    std::vector<std::optional<capture_plan>> plans;  // one per statement of the analysis
+    std::string unsupported;  // non-empty: a captured write this version cannot capture, and why
+};
+
+// `table_for` returns the catalog entry when a statement writes a captured
+// table (nullptr otherwise).
+rewrite_outcome rewrite(std::string_view sql, const analysis& a,
+                        const std::function<const table_info*(const statement&)>& table_for);
+
+// The end of the last token in sql[from, to): after it, only blanks and
+// comments. String literals, quoted identifiers and dollar quotes are skipped
+// whole, so comment markers inside them do not count.
+std::size_t last_token_end(std::string_view sql, std::size_t from, std::size_t to);
+
+std::string quote_ident(std::string_view name);
+
+}  // namespace sqltap::capture

@@ -1,0 +1,106 @@
+#include <boost/test/unit_test.hpp>
+
+#include "capture/rewriter.hpp"
+
+using namespace sqltap::capture;
+
+namespace {
+
+table_info table_t() {
+    table_info t;
+    t.schema = "public";
+    t.name = "t";
+    t.columns = {{"id", 23, "integer", false}, {"a", 25, "text", false}};
+    t.key_columns = {0};
+    return t;
+}
+
+rewrite_outcome run(const std::string& sql, const table_info& t) {
+    auto a = analyze(sql);
+    BOOST_REQUIRE(a.ok);
+    return rewrite(sql, a, [&](const statement& s) -> const table_info* {
+        for (const auto& target : s.targets)
+            if (target.name == t.name) return &t;
+        return nullptr;
+    });
+}
+
+const std::string added = "\"t\".\"id\", \"t\".\"a\", pg_current_xact_id()";
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(rewriter_suite)
+
+BOOST_AUTO_TEST_CASE(last_token_end_skips_comments_not_literals) {
+    auto end = [](std::string_view s) { return std::string(s.substr(0, last_token_end(s, 0, s.size()))); };
+    BOOST_TEST(end("INSERT INTO t VALUES (1) -- note") == "INSERT INTO t VALUES (1)");
+    BOOST_TEST(end("INSERT INTO t VALUES (1) /* a /* nested */ c */ \n") == "INSERT INTO t VALUES (1)");
+    BOOST_TEST(end("VALUES ('a -- b')  ") == "VALUES ('a -- b')");
+    BOOST_TEST(end("VALUES ('it''s') -- x") == "VALUES ('it''s')");
+    BOOST_TEST(end("VALUES (E'\\' -- still a string') --") == "VALUES (E'\\' -- still a string')");
+    BOOST_TEST(end("VALUES ($$ -- $$) ") == "VALUES ($$ -- $$)");
+    BOOST_TEST(end("VALUES ($q$ $$ -- $q$)") == "VALUES ($q$ $$ -- $q$)");
+    BOOST_TEST(end("SELECT \"a--b\" -- c") == "SELECT \"a--b\"");
+    BOOST_TEST(end("WHERE id = $1 -- p") == "WHERE id = $1");
+}
+
+BOOST_AUTO_TEST_CASE(insert_update_delete) {
+    auto r = run("INSERT INTO t (a) VALUES ('x') -- trailing", table_t());
+    BOOST_TEST(r.sql == "INSERT INTO t (a) VALUES ('x') RETURNING " + added + " -- trailing");
+    BOOST_REQUIRE(r.plans[0]);
+    BOOST_TEST(r.plans[0]->added == 3u);
+    BOOST_TEST(!r.plans[0]->client_returning);
+    BOOST_TEST(run("UPDATE t SET a = 'y' WHERE id = 1", table_t()).sql ==
+               "UPDATE t SET a = 'y' WHERE id = 1 RETURNING " + added);
+    BOOST_TEST(run("DELETE FROM t WHERE id = 1", table_t()).sql == "DELETE FROM t WHERE id = 1 RETURNING " + added);
+}
+
+BOOST_AUTO_TEST_CASE(client_returning_and_alias) {
+    auto r = run("INSERT INTO t AS n (a) VALUES ('x') RETURNING n.id", table_t());
+    BOOST_TEST(r.sql == "INSERT INTO t AS n (a) VALUES ('x') RETURNING n.id, \"n\".\"id\", \"n\".\"a\", pg_current_xact_id()");
+    BOOST_TEST(r.plans[0]->client_returning);
+}
+
+BOOST_AUTO_TEST_CASE(on_conflict_adds_the_inserted_flag) {
+    auto r = run("INSERT INTO t VALUES (1, 'a') ON CONFLICT (id) DO UPDATE SET a = excluded.a", table_t());
+    BOOST_TEST(r.sql.find("\"t\".\"a\", (\"t\".xmax = 0), pg_current_xact_id()") != std::string::npos);
+    BOOST_TEST(r.plans[0]->inserted_flag);
+    BOOST_TEST(r.plans[0]->added == 4u);
+}
+
+BOOST_AUTO_TEST_CASE(several_statements_keep_their_places) {
+    std::string sql = "INSERT INTO t VALUES (1, 'a'); SELECT 1; DELETE FROM t WHERE id = 1;UPDATE u SET x = 1";
+    auto r = run(sql, table_t());
+    BOOST_TEST(r.sql == "INSERT INTO t VALUES (1, 'a') RETURNING " + added + "; SELECT 1; DELETE FROM t WHERE id = 1 RETURNING " +
+                            added + ";UPDATE u SET x = 1");
+    BOOST_TEST(r.plans.size() == 4u);
+    BOOST_TEST(r.plans[0].has_value());
+    BOOST_TEST(!r.plans[1].has_value());
+    BOOST_TEST(r.plans[2].has_value());
+    BOOST_TEST(!r.plans[3].has_value());  // u is not captured
+}
+
+BOOST_AUTO_TEST_CASE(what_cannot_be_captured_yet_is_said) {
+    BOOST_TEST(run("UPDATE t SET id = id + 1", table_t()).unsupported.find("key column \"id\"") != std::string::npos);
+    BOOST_TEST(run("WITH d AS (DELETE FROM t RETURNING *) SELECT count(*) FROM d", table_t()).unsupported.find("WITH") !=
+               std::string::npos);
+    BOOST_TEST(run("MERGE INTO t USING u ON t.id = u.id WHEN MATCHED THEN DELETE", table_t()).unsupported.find("MERGE") !=
+               std::string::npos);
+    BOOST_TEST(run("EXPLAIN ANALYZE DELETE FROM t", table_t()).unsupported.find("EXPLAIN") != std::string::npos);
+    BOOST_TEST(run("COPY (DELETE FROM t RETURNING *) TO STDOUT", table_t()).unsupported.find("WITH") != std::string::npos);
+    BOOST_TEST(run("UPDATE t SET a = 'x'", table_t()).unsupported.empty());
+    BOOST_TEST(run("WITH d AS (DELETE FROM other RETURNING *) SELECT 1", table_t()).unsupported.empty());
+}
+
+BOOST_AUTO_TEST_CASE(rewritten_text_parses) {
+    for (const char* sql : {"INSERT INTO t (a) VALUES ('x') -- c", "UPDATE t SET a = $1 WHERE id = $2",
+                            "DELETE FROM t USING u WHERE t.id = u.id RETURNING t.*",
+                            "INSERT INTO t SELECT * FROM t2 ON CONFLICT DO NOTHING"}) {
+        auto r = run(sql, table_t());
+        auto again = analyze(r.sql);
+        BOOST_TEST(again.ok, r.sql << ": " << again.error);
+        BOOST_TEST(again.statements[0].has_returning, r.sql);
+    }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
