@@ -1,0 +1,101 @@
+#include "capture/result_filter.hpp"
+
+#include "protocol/messages.hpp"
+
+namespace sqltap::capture {
+
+using protocol::errc;
+
+std::error_code result_filter::on_row_description(protocol::bytes body, protocol::byte_buffer& to_client) const {
+    protocol::field_reader r(body);
+    std::int16_t n = r.i16();
+    if (r.error()) return r.error();
+    if (n < 0 || std::size_t(n) < plan_.added) return errc::bad_value;
+    std::size_t keep = std::size_t(n) - plan_.added;
+    // Walk the fields the client keeps to find where the added ones start.
+    for (std::size_t i = 0; i < keep && !r.error(); ++i) {
+        r.cstr();
+        r.raw(18);  // table oid, column, type oid, size, modifier, format
+    }
+    if (r.error()) return r.error();
+    std::size_t kept_bytes = body.size() - r.remaining() - 2;
+    if (!plan_.client_returning) return {};
+    protocol::message_writer w(to_client);
+    w.begin('T').i16(static_cast<std::int16_t>(keep)).raw(body.subspan(2, kept_bytes)).end();
+    return {};
+}
+
+std::error_code result_filter::on_data_row(protocol::bytes body, captured_row& out,
+                                           protocol::byte_buffer& to_client) const {
+    protocol::field_reader r(body);
+    std::int16_t n = r.i16();
+    if (r.error()) return r.error();
+    if (n < 0 || std::size_t(n) < plan_.added) return errc::bad_value;
+    std::size_t keep = std::size_t(n) - plan_.added;
+    for (std::size_t i = 0; i < keep && !r.error(); ++i) r.nullable_value();
+    if (r.error()) return r.error();
+    std::size_t kept_bytes = body.size() - r.remaining() - 2;
+
+    const std::size_t ncols = plan_.table->columns.size();
+    out.row.clear();
+    out.row.reserve(ncols);
+    for (std::size_t i = 0; i < ncols; ++i) {
+        auto v = r.nullable_value();
+        if (r.error()) return r.error();
+        out.row.push_back(v ? value(std::string(protocol::as_text(*v))) : value());
+    }
+    if (plan_.inserted_flag) {
+        auto v = r.nullable_value();
+        out.inserted = v && protocol::as_text(*v) == "t";
+    }
+    auto xid = r.nullable_value();
+    if (auto ec = r.finish()) return ec;
+    out.xid = xid ? std::string(protocol::as_text(*xid)) : std::string();
+
+    if (plan_.client_returning) {
+        protocol::message_writer w(to_client);
+        w.begin('D').i16(static_cast<std::int16_t>(keep)).raw(body.subspan(2, kept_bytes)).end();
+    }
+    return {};
+}
+
+relation result_filter::log_relation() const {
+    relation rel;
+    rel.schema = plan_.table->schema;
+    rel.table = plan_.table->name;
+    for (const auto& c : plan_.table->columns) rel.columns.push_back(c.name);
+    rel.key_columns = plan_.table->key_columns;
+    return rel;
+}
+
+change result_filter::to_change(captured_row&& r, std::uint32_t rel) const {
+    change c;
+    c.rel = rel;
+    std::vector<value> key;
+    for (auto k : plan_.table->key_columns) key.push_back(r.row[k]);
+    switch (plan_.kind) {
+        case statement_kind::insert:
+            // An ON CONFLICT … DO UPDATE that updated: the row existed, keys unchanged.
+            if (r.inserted && !*r.inserted) {
+                c.kind = op::update;
+                c.key = std::move(key);
+            } else {
+                c.kind = op::insert;
+            }
+            c.new_row = std::move(r.row);
+            break;
+        case statement_kind::update:
+            c.kind = op::update;  // the rewriter refuses key changes, so the key is the old one too
+            c.key = std::move(key);
+            c.new_row = std::move(r.row);
+            break;
+        default:
+            c.kind = op::del;
+            c.key = std::move(key);
+            c.old_row = std::move(r.row);
+            break;
+    }
+    return c;
+}
+
+}  // namespace sqltap::capture

@@ -1,0 +1,48 @@
+#pragma once
+// The response side of capture: takes the columns the rewriter appended off
+// each RowDescription and DataRow of a rewritten statement, so that the client
+// gets exactly what it asked for, and turns what was taken into changes.
+// Sans-io: message bodies in, message bytes and rows out.
+#include <optional>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "capture/record.hpp"
+#include "capture/rewriter.hpp"
+#include "protocol/bytes.hpp"
+
+namespace sqltap::capture {
+
+struct captured_row {
+    std::vector<value> row;         // the table's columns, text format
+    std::optional<bool> inserted;   // ON CONFLICT: true inserted, false updated
+    std::string xid;
+};
+
+class result_filter {
+public:
+    explicit result_filter(const capture_plan& plan) : plan_(plan) {}
+
+    // A RowDescription from the publisher. When the client asked for rows
+    // (its own RETURNING), appends the description without the added fields to
+    // `to_client`; otherwise appends nothing (the caller answers a Describe
+    // with NoData). Errors: fewer fields than were added.
+    std::error_code on_row_description(protocol::bytes body, protocol::byte_buffer& to_client) const;
+
+    // A DataRow: takes the added columns into `out`; when the client asked for
+    // rows, appends its part of the row to `to_client`.
+    std::error_code on_data_row(protocol::bytes body, captured_row& out, protocol::byte_buffer& to_client) const;
+
+    // The change a captured row stands for. `rel` is the table's index in the
+    // transaction's relations.
+    change to_change(captured_row&& r, std::uint32_t rel) const;
+
+    // The log relation of the plan's table.
+    relation log_relation() const;
+
+private:
+    const capture_plan& plan_;
+};
+
+}  // namespace sqltap::capture

@@ -1,0 +1,123 @@
+#include <boost/test/unit_test.hpp>
+
+#include "capture/result_filter.hpp"
+#include "protocol/builders.hpp"
+#include "protocol/frame_reader.hpp"
+
+using namespace sqltap::capture;
+namespace pw = sqltap::protocol;
+
+namespace {
+
+table_info table_t() {
+    table_info t;
+    t.schema = "public";
+    t.name = "t";
+    t.columns = {{"id", 23, "integer", false}, {"a", 25, "text", false}};
+    t.key_columns = {0};
+    return t;
+}
+
+pw::bytes body(const pw::byte_buffer& m) { return pw::bytes(m).subspan(pw::header_size); }
+
+pw::row_description_msg::field field(const char* name, std::int16_t format = 0) {
+    return {name, 0, 0, 23, 4, -1, format};
+}
+
+pw::byte_buffer data_row(std::vector<std::optional<std::string>> cols) {
+    std::vector<std::optional<pw::bytes>> views;
+    for (const auto& c : cols) views.push_back(c ? std::optional<pw::bytes>(pw::as_bytes(*c)) : std::nullopt);
+    pw::byte_buffer b;
+    pw::build_data_row(b, views);
+    return b;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(result_filter_suite)
+
+BOOST_AUTO_TEST_CASE(without_client_returning_everything_is_taken) {
+    auto t = table_t();
+    capture_plan plan{statement_kind::insert, &t, 3, false, false};
+    result_filter f(plan);
+    pw::byte_buffer rd;
+    std::vector<pw::row_description_msg::field> fields{field("id"), field("a"), field("pg_current_xact_id")};
+    pw::build_row_description(rd, fields);
+    pw::byte_buffer to_client;
+    BOOST_TEST(!f.on_row_description(body(rd), to_client));
+    BOOST_TEST(to_client.empty());
+    captured_row row;
+    BOOST_TEST(!f.on_data_row(body(data_row({"1", std::nullopt, "700"})), row, to_client));
+    BOOST_TEST(to_client.empty());
+    BOOST_TEST(*row.row[0] == "1");
+    BOOST_TEST(!row.row[1].has_value());
+    BOOST_TEST(row.xid == "700");
+    auto c = f.to_change(std::move(row), 0);
+    BOOST_TEST((c.kind == op::insert));
+    BOOST_TEST(c.new_row.size() == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(client_part_is_byte_identical) {
+    auto t = table_t();
+    capture_plan plan{statement_kind::update, &t, 3, false, true};
+    result_filter f(plan);
+    std::vector<pw::row_description_msg::field> client{field("n", 1), field("m")};
+    std::vector<pw::row_description_msg::field> all = client;
+    for (auto fl : {field("id"), field("a"), field("x")}) all.push_back(fl);
+    pw::byte_buffer rd, expected_rd, to_client;
+    pw::build_row_description(rd, all);
+    pw::build_row_description(expected_rd, client);
+    BOOST_TEST(!f.on_row_description(body(rd), to_client));
+    BOOST_TEST((to_client == expected_rd));
+
+    std::string binary("\x00\x00\x00\x05", 4);
+    auto full = data_row({binary, std::nullopt, "9", "new", "701"});
+    auto expected = data_row({binary, std::nullopt});
+    to_client.clear();
+    captured_row row;
+    BOOST_TEST(!f.on_data_row(body(full), row, to_client));
+    BOOST_TEST((to_client == expected));
+    auto c = f.to_change(std::move(row), 3);
+    BOOST_TEST((c.kind == op::update));
+    BOOST_TEST(c.rel == 3u);
+    BOOST_TEST(*c.key[0] == "9");
+    BOOST_TEST(*c.new_row[1] == "new");
+}
+
+BOOST_AUTO_TEST_CASE(on_conflict_update_and_delete) {
+    auto t = table_t();
+    capture_plan upsert{statement_kind::insert, &t, 4, true, false};
+    result_filter f(upsert);
+    pw::byte_buffer sink;
+    captured_row row;
+    BOOST_TEST(!f.on_data_row(body(data_row({"4", "x", "f", "702"})), row, sink));
+    BOOST_TEST((row.inserted == std::optional<bool>(false)));
+    auto c = f.to_change(std::move(row), 0);
+    BOOST_TEST((c.kind == op::update));
+    BOOST_TEST(*c.key[0] == "4");
+
+    capture_plan del{statement_kind::del, &t, 3, false, false};
+    result_filter d(del);
+    captured_row gone;
+    BOOST_TEST(!d.on_data_row(body(data_row({"5", "old", "703"})), gone, sink));
+    auto dc = d.to_change(std::move(gone), 0);
+    BOOST_TEST((dc.kind == op::del));
+    BOOST_TEST(*dc.key[0] == "5");
+    BOOST_TEST(*(*dc.old_row)[1] == "old");
+    BOOST_TEST(dc.new_row.empty());
+}
+
+BOOST_AUTO_TEST_CASE(short_or_broken_rows_are_errors) {
+    auto t = table_t();
+    capture_plan plan{statement_kind::insert, &t, 3, false, true};
+    result_filter f(plan);
+    pw::byte_buffer sink;
+    captured_row row;
+    BOOST_TEST(bool(f.on_data_row(body(data_row({"1", "2"})), row, sink)));  // fewer than added
+    auto good = data_row({"c", "1", "x", "7"});
+    for (std::size_t cut = 0; cut < body(good).size(); ++cut)
+        BOOST_TEST(bool(f.on_data_row(body(good).first(cut), row, sink)), "cut at " << cut);
+    BOOST_TEST(f.log_relation().columns.size() == 2u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
