@@ -1,0 +1,70 @@
+#include "capture/table_filter.hpp"
+
+#include <stdexcept>
+
+namespace sqltap::capture {
+
+bool table_filter::glob(std::string_view p, std::string_view t) noexcept {
+    // Iterative matching with one backtrack point: linear for '*' patterns.
+    std::size_t pi = 0, ti = 0, star = std::string_view::npos, mark = 0;
+    while (ti < t.size()) {
+        if (pi < p.size() && p[pi] == '*') {
+            star = pi++;
+            mark = ti;
+        } else if (pi < p.size() && p[pi] == t[ti]) {
+            ++pi;
+            ++ti;
+        } else if (star != std::string_view::npos) {
+            pi = star + 1;
+            ti = ++mark;
+        } else {
+            return false;
+        }
+    }
+    while (pi < p.size() && p[pi] == '*') ++pi;
+    return pi == p.size();
+}
+
+bool table_filter::system_schema(std::string_view s) noexcept {
+    return s == "pg_catalog" || s == "information_schema" || s == "sqltap" || s.rfind("pg_toast", 0) == 0 ||
+           s.rfind("pg_temp_", 0) == 0;
+}
+
+std::vector<table_filter::pattern> table_filter::parse(std::string_view list) {
+    std::vector<pattern> out;
+    std::size_t pos = 0;
+    while (pos <= list.size()) {
+        std::size_t comma = list.find(',', pos);
+        std::string_view item = list.substr(pos, comma == std::string_view::npos ? list.npos : comma - pos);
+        auto b = item.find_first_not_of(" \t");
+        auto e = item.find_last_not_of(" \t");
+        if (b != std::string_view::npos) {
+            item = item.substr(b, e - b + 1);
+            std::size_t dot = item.find('.');
+            if (item.find('.', dot == item.npos ? item.size() : dot + 1) != item.npos)
+                throw std::invalid_argument("table pattern '" + std::string(item) + "' has more than one '.'");
+            pattern p = dot == item.npos ? pattern{"public", std::string(item)}
+                                         : pattern{std::string(item.substr(0, dot)), std::string(item.substr(dot + 1))};
+            if (p.schema.empty() || p.table.empty())
+                throw std::invalid_argument("table pattern '" + std::string(item) + "' needs schema.table");
+            out.push_back(std::move(p));
+        }
+        if (comma == std::string_view::npos) break;
+        pos = comma + 1;
+    }
+    return out;
+}
+
+table_filter::table_filter(std::string_view tables, std::string_view exclude)
+    : include_(parse(tables)), exclude_(parse(exclude)) {}
+
+bool table_filter::captures(std::string_view schema, std::string_view table) const {
+    if (system_schema(schema)) return false;
+    for (const auto& p : exclude_)
+        if (glob(p.schema, schema) && glob(p.table, table)) return false;
+    for (const auto& p : include_)
+        if (glob(p.schema, schema) && glob(p.table, table)) return true;
+    return false;
+}
+
+}  // namespace sqltap::capture
