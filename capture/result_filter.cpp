@@ -46,7 +46,7 @@ std::error_code result_filter::on_data_row(protocol::bytes body, captured_row& o
     }
     if (plan_.inserted_flag) {
         auto v = r.nullable_value();
-        out.inserted = v && protocol::as_text(*v) == "t";
+        out.inserted = v && (protocol::as_text(*v) == "true" || protocol::as_text(*v) == "t");
     }
     auto xid = r.nullable_value();
     if (auto ec = r.finish()) return ec;

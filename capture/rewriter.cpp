@@ -130,18 +130,26 @@ rewrite_outcome rewrite(std::string_view sql, const analysis& a,
         }
         std::string ref = quote_ident(s.target_alias.empty() ? t->name : s.target_alias);
         std::string list;
-        for (const auto& col : t->columns) list += (list.empty() ? "" : ", ") + ref + "." + quote_ident(col.name);
+        for (const auto& col : t->columns) {
+            // Every added column is of type text, so a client that asks for
+            // binary results still gets them as plain text bytes. format('%s')
+            // calls the type's output function (a ::text cast would not:
+            // bool, inet, bpchar differ); num_nulls keeps NULL distinct from
+            // '' (IS NULL would misjudge a composite whose fields are all NULL).
+            std::string c = ref + "." + quote_ident(col.name);
+            list += (list.empty() ? "" : ", ") + ("CASE WHEN num_nulls(" + c + ") = 0 THEN format('%s', " + c + ") END");
+        }
         capture_plan plan;
         plan.kind = s.kind;
         plan.table = t;
         plan.client_returning = s.has_returning;
         plan.added = t->columns.size() + 1;
         if (s.on_conflict) {
-            list += ", (" + ref + ".xmax = 0)";
+            list += ", (" + ref + ".xmax = 0)::text";
             plan.inserted_flag = true;
             ++plan.added;
         }
-        list += ", pg_current_xact_id()";
+        list += ", pg_current_xact_id()::text";
         std::size_t at = last_token_end(sql, s.location, s.location + s.length);
         inserts.push_back({at, (s.has_returning ? ", " : " RETURNING ") + list});
         out.plans[i] = plan;

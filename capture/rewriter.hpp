@@ -5,7 +5,9 @@
 // statement's last token, as a new RETURNING clause or after the client's own
 // list, so every position in the client's text (and so every error position
 // the client sees) stays as it was. The added columns come last in each result
-// row; the response side strips exactly that many.
+// row; the response side strips exactly that many. Every added column is of
+// type text (the value as the type's output function writes it), so whatever
+// result format the client asks for, the added columns arrive as text bytes.
 #include <cstddef>
 #include <functional>
 #include <optional>

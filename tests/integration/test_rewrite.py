@@ -2,6 +2,8 @@
 """Rewritten writes, run on a real publisher, return the rows as stored."""
 import os
 
+import psycopg
+
 import harness
 
 PROBE = os.path.join(harness.BUILD_DIR, "tests", "bin", "rewrite_probe")
@@ -13,6 +15,9 @@ CREATE FUNCTION shout() RETURNS trigger LANGUAGE plpgsql AS
   $$ BEGIN NEW.note := upper(coalesce(NEW.note, 'none')); RETURN NEW; END $$;
 CREATE TRIGGER items_shout BEFORE INSERT OR UPDATE ON items FOR EACH ROW EXECUTE FUNCTION shout();
 CREATE TABLE "Odd ""T""" (k int PRIMARY KEY, "v v" text);
+CREATE TYPE pair AS (x int, y text);
+CREATE TABLE kinds (id int PRIMARY KEY, b bool, c char(5), i inet, p pair, a int[], by bytea, n numeric,
+                    j jsonb, e text, z text);
 '''
 
 
@@ -64,6 +69,30 @@ class RewriteTest(harness.TestCase):
         sql, _ = self.rewritten('INSERT INTO "Odd ""T""" VALUES (1, \'z\')')
         rows, _ = self.rows(sql)
         self.assertEqual(rows[0][:2], ["1", "z"])
+
+    def test_values_are_the_output_functions_text_in_any_format(self):
+        values = ("(1, true, 'ab', '10.0.0.1', ROW(NULL, NULL)::pair, ARRAY[1, NULL], '\\x00ff', 1.50, "
+                  "'{\"k\": [1, 2]}', '', NULL), (2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 'x')")
+        sql, added = self.rewritten(f"INSERT INTO kinds VALUES {values}")
+        sep = "\x1f"
+        out = harness.run(["psql", "-X", "-A", "-t", "-F", sep, "-P", "null=<NULL>", "-v", "ON_ERROR_STOP=1",
+                           "-d", self.pg.dsn(), "-c", sql]).stdout
+        captured = [l.split(sep)[:11] for l in out.splitlines() if sep in l]
+        stored = harness.run(["psql", "-X", "-A", "-t", "-F", sep, "-P", "null=<NULL>", "-d", self.pg.dsn(), "-c",
+                              "SELECT * FROM kinds ORDER BY id"]).stdout
+        self.assertEqual(captured, [l.split(sep) for l in stored.splitlines()])
+        self.assertEqual(captured[0][1:5], ["t", "ab   ", "10.0.0.1", "(,)"])  # bool, bpchar, inet, composite
+        self.assertEqual(captured[0][9], "")         # empty string stays empty
+        self.assertEqual(captured[0][10], "<NULL>")  # and NULL stays NULL
+        self.assertEqual(captured[1][4], "<NULL>")   # a NULL composite is NULL, not "(,)"
+        # A client asking for binary results gets the added columns as text all the same.
+        with psycopg.connect(self.pg.dsn(), autocommit=True) as conn:
+            conn.execute("DELETE FROM kinds")
+            cur = conn.cursor(binary=True)
+            cur.execute(sql)
+            rows = cur.fetchall()
+            self.assertEqual([list(r[-added[0]:-1]) for r in rows],
+                             [[None if v == "<NULL>" else v for v in c] for c in captured])
 
     def test_unsupported_is_reported(self):
         r = harness.run([PROBE, self.pg.dsn(), "postgres", "UPDATE items SET id = id + 100"])

@@ -90,7 +90,7 @@ BOOST_AUTO_TEST_CASE(on_conflict_update_and_delete) {
     result_filter f(upsert);
     pw::byte_buffer sink;
     captured_row row;
-    BOOST_TEST(!f.on_data_row(body(data_row({"4", "x", "f", "702"})), row, sink));
+    BOOST_TEST(!f.on_data_row(body(data_row({"4", "x", "false", "702"})), row, sink));
     BOOST_TEST((row.inserted == std::optional<bool>(false)));
     auto c = f.to_change(std::move(row), 0);
     BOOST_TEST((c.kind == op::update));
