@@ -787,7 +787,9 @@ awaitable<void> session::pump(pg_stream& from, pg_stream& to, protocol::frame_re
         if (result.protocol_error) co_return;
         result.at_boundary = streaming == 0;
 
-        if (rd.capacity() > 4 * stream_threshold && rd.buffered().size() < stream_threshold) rd.shrink(stream_threshold);
+        // After a large message, give the memory back once the buffer is empty:
+        // idle sessions keep only the usual read size.
+        if (rd.capacity() > 4 * read_chunk && rd.buffered().empty()) rd.shrink(read_chunk);
         auto space = rd.prepare(std::max(want, read_chunk));
         std::size_t n = co_await from.read_some(asio::buffer(space.data(), space.size()), ec);
         if (ec) co_return;

@@ -146,6 +146,26 @@ BOOST_AUTO_TEST_CASE(ssl_and_cancel_requests_classify) {
     BOOST_TEST(c.secret_key == -5);
 }
 
+BOOST_AUTO_TEST_CASE(shrink_gives_memory_back_and_keeps_bytes) {
+    frame_reader rd(1 << 20, 1024);
+    byte_buffer big;
+    build_query(big, std::string(200000, 'x'));
+    build_query(big, "SELECT 1");
+    auto s = rd.prepare(big.size());
+    std::memcpy(s.data(), big.data(), big.size());
+    rd.commit(big.size());
+    std::error_code ec;
+    auto f = rd.next(ec);
+    BOOST_REQUIRE(f);
+    BOOST_TEST(f->body.size() == 200001u);
+    rd.shrink(4096);  // one small frame is still buffered: it must survive
+    BOOST_TEST(rd.capacity() == 4096u);
+    auto g = rd.next(ec);
+    BOOST_REQUIRE(g);
+    BOOST_TEST(as_text(g->body) == std::string_view("SELECT 1\0", 9));
+    BOOST_TEST(rd.buffered().empty());
+}
+
 BOOST_AUTO_TEST_CASE(random_bytes_never_crash) {
     std::mt19937 rng(7);
     for (int round = 0; round < 2000; ++round) {
