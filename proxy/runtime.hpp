@@ -66,8 +66,9 @@ public:
     cancel_map cancels;
     counters stats;
     session_registry sessions;
-    // Makes the filter for a new session; empty: pure forwarding.
-    std::function<std::unique_ptr<traffic_filter>()> filter_factory;
+    // Makes the filter for a new session, given the session's executor (its
+    // thread); empty: pure forwarding.
+    std::function<std::unique_ptr<traffic_filter>(asio::any_io_executor)> filter_factory;
 
 private:
     mutable std::mutex mu_;

@@ -123,7 +123,7 @@ awaitable<void> session::run() {
     login.disarm();
     if (ok && !closing_) {
         logged_in_ = true;
-        if (shared_->filter_factory) filter_ = shared_->filter_factory();
+        if (shared_->filter_factory) filter_ = shared_->filter_factory(ex_);
         co_await relay();
     }
     client_.close();
@@ -666,6 +666,8 @@ awaitable<void> session::relay() {
                            }
                        }
                        down_done = true;
+                       self->relay_ending_ = true;
+                       if (self->filter_) self->filter_->abort_wait();  // a held client side must not wait on
                        if (!up_done) self->client_.cancel();
                        both_done.cancel();
                    });
@@ -707,7 +709,7 @@ awaitable<void> session::pump(pg_stream& from, pg_stream& to, protocol::frame_re
         // Examine what is buffered: whole messages, or pieces of a streamed one.
         protocol::bytes buf = rd.buffered();
         std::size_t pos = 0, run_start = 0;
-        bool rewritten = false;
+        bool rewritten = false, hold = false;
         out.clear();
         want = 0;
         while (pos < buf.size()) {
@@ -747,11 +749,20 @@ awaitable<void> session::pump(pg_stream& from, pg_stream& to, protocol::frame_re
                 }
                 if (filter_) {
                     replacement.clear();
-                    if (!filter_->on_message(dir, f, replacement)) {
+                    verdict v = filter_->on_message(dir, f, replacement);
+                    if (v == verdict::hold && dir == sender::backend) v = verdict::replace;  // never on this side
+                    if (v != verdict::forward) {
                         out.insert(out.end(), buf.begin() + long(run_start), buf.begin() + long(pos));
                         out.insert(out.end(), replacement.begin(), replacement.end());
-                        run_start = pos + total;
                         rewritten = true;
+                        if (v == verdict::hold) {
+                            // Send what came before (and what the filter added),
+                            // keep this message buffered, wait, then offer it again.
+                            run_start = pos;
+                            hold = true;
+                            break;
+                        }
+                        run_start = pos + total;
                     }
                 }
                 pos += total;
@@ -767,10 +778,10 @@ awaitable<void> session::pump(pg_stream& from, pg_stream& to, protocol::frame_re
         }
 
         // Forward what was examined, straight from the read buffer unless rewritten.
-        if (pos > 0) {
+        if (pos > 0 || rewritten) {
             asio::const_buffer b;
             if (rewritten) {
-                out.insert(out.end(), buf.begin() + long(run_start), buf.begin() + long(pos));
+                if (!hold) out.insert(out.end(), buf.begin() + long(run_start), buf.begin() + long(pos));
                 b = asio::buffer(out);
             } else {
                 b = asio::buffer(buf.data(), pos);
@@ -786,6 +797,11 @@ awaitable<void> session::pump(pg_stream& from, pg_stream& to, protocol::frame_re
         }
         if (result.protocol_error) co_return;
         result.at_boundary = streaming == 0;
+        if (hold) {
+            co_await filter_->wait_ready();
+            if (relay_ending_) co_return;
+            continue;  // offer the held message again; it is still buffered
+        }
 
         // After a large message, give the memory back once the buffer is empty:
         // idle sessions keep only the usual read size.

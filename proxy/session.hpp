@@ -73,6 +73,7 @@ private:
     bool closing_ = false;
     bool login_timed_out_ = false;
     bool counted_active_ = false;
+    bool relay_ending_ = false;  // the publisher side of the relay has ended
 };
 
 }  // namespace sqltap::proxy

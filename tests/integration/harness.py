@@ -172,7 +172,9 @@ class Sqltapd:
     """A sqltapd process with a conf file of its own."""
 
     def __init__(self, publisher_port, extra_proxy=None, extra_publisher=None, publisher_host="127.0.0.1",
-                 extra_text=""):
+                 extra_text="", command=None):
+        # command(conf_path) -> argv; default: sqltapd --config CONF
+        self.command = command or (lambda conf: [SQLTAPD, "--config", conf])
         self.dir = tempfile.mkdtemp(prefix="sqltap-proxy-")
         self.conf_path = os.path.join(self.dir, "sqltap.conf")
         self.log_path = os.path.join(self.dir, "sqltapd.log")
@@ -201,7 +203,7 @@ class Sqltapd:
             self.port = free_port()
             self.write_conf()
             self.logf = open(self.log_path, "a")
-            self.proc = subprocess.Popen([SQLTAPD, "--config", self.conf_path], stdout=self.logf,
+            self.proc = subprocess.Popen(self.command(self.conf_path), stdout=self.logf,
                                          stderr=subprocess.STDOUT)
             if wait_port(self.port, proc=self.proc):
                 return
