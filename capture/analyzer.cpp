@@ -276,36 +276,6 @@ statement classify(const node* n) {
     return s;
 }
 
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
-
-// Skips whitespace and comments (nested /* */ as PostgreSQL allows).
-std::size_t skip_blank(std::string_view s, std::size_t i) {
-    while (i < s.size()) {
-        if (is_space(s[i])) {
-            ++i;
-        } else if (s.compare(i, 2, "--") == 0) {
-            while (i < s.size() && s[i] != '\n') ++i;
-        } else if (s.compare(i, 2, "/*") == 0) {
-            int depth = 1;
-            i += 2;
-            while (i < s.size() && depth > 0) {
-                if (s.compare(i, 2, "/*") == 0) {
-                    ++depth;
-                    i += 2;
-                } else if (s.compare(i, 2, "*/") == 0) {
-                    --depth;
-                    i += 2;
-                } else {
-                    ++i;
-                }
-            }
-        } else {
-            break;
-        }
-    }
-    return i;
-}
-
 bool contains_word_ci(std::string_view hay, std::string_view needle) {
     if (needle.size() > hay.size()) return false;
     for (std::size_t i = 0; i + needle.size() <= hay.size(); ++i) {
@@ -395,6 +365,37 @@ analysis analyze(std::string_view sql) {
     }
     pg_query__parse_result__free_unpacked(tree, nullptr);
     return out;
+}
+
+namespace {
+bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
+}  // namespace
+
+std::size_t skip_blank(std::string_view s, std::size_t i) noexcept {
+    while (i < s.size()) {
+        if (is_space(s[i])) {
+            ++i;
+        } else if (s.compare(i, 2, "--") == 0) {
+            while (i < s.size() && s[i] != '\n') ++i;
+        } else if (s.compare(i, 2, "/*") == 0) {
+            int depth = 1;
+            i += 2;
+            while (i < s.size() && depth > 0) {
+                if (s.compare(i, 2, "/*") == 0) {
+                    ++depth;
+                    i += 2;
+                } else if (s.compare(i, 2, "*/") == 0) {
+                    --depth;
+                    i += 2;
+                } else {
+                    ++i;
+                }
+            }
+        } else {
+            break;
+        }
+    }
+    return i;
 }
 
 bool certainly_read_only(std::string_view sql) noexcept {

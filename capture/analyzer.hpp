@@ -85,6 +85,10 @@ analysis analyze(std::string_view sql);
 // the transaction's statistics, not here.
 bool certainly_read_only(std::string_view sql) noexcept;
 
+// The position after the whitespace and comments (-- and nested /* */) that
+// start at sql[i].
+std::size_t skip_blank(std::string_view sql, std::size_t i) noexcept;
+
 // A bounded least-recently-used cache of analyses by exact text. Not
 // thread-safe: one per I/O thread.
 class analysis_cache {

@@ -32,27 +32,12 @@ std::string quote_ident(std::string_view name) {
 
 std::size_t last_token_end(std::string_view sql, std::size_t from, std::size_t to) {
     to = std::min(to, sql.size());
+    const std::string_view text = sql.substr(0, to);  // comments end at `to` at the latest
     std::size_t end = from, i = from;
     while (i < to) {
         char c = sql[i];
-        if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v') {
-            ++i;
-        } else if (c == '-' && i + 1 < to && sql[i + 1] == '-') {
-            while (i < to && sql[i] != '\n') ++i;
-        } else if (c == '/' && i + 1 < to && sql[i + 1] == '*') {
-            int depth = 1;
-            i += 2;
-            while (i < to && depth > 0) {
-                if (sql[i] == '/' && i + 1 < to && sql[i + 1] == '*') {
-                    ++depth;
-                    i += 2;
-                } else if (sql[i] == '*' && i + 1 < to && sql[i + 1] == '/') {
-                    --depth;
-                    i += 2;
-                } else {
-                    ++i;
-                }
-            }
+        if (std::size_t after = skip_blank(text, i); after != i) {
+            i = after;
         } else if (c == '\'' || c == '"') {
             // E'…' strings allow backslash escapes; the E is the token before.
             bool backslash = c == '\'' && i > from && (sql[i - 1] == 'E' || sql[i - 1] == 'e') &&
