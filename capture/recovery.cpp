@@ -1,6 +1,7 @@
 #include "capture/recovery.hpp"
 
 #include <future>
+#include <memory>
 
 namespace sqltap::capture {
 
@@ -31,31 +32,52 @@ xact_status query_xact_status(admin_connection& c, const std::string& xid) {
 }
 
 recovery_report recover_in_doubt(change_log& log, const std::function<xact_status(const in_doubt_entry&)>& status) {
-    recovery_report rep;
-    for (const auto& e : log.in_doubt()) {
-        xact_status s;
+    // Ask the publisher about every entry first and submit all the resolutions
+    // before waiting for any: the writer then commits them together (one fsync).
+    struct pending {
+        in_doubt_entry entry;
+        xact_status s = xact_status::unknown;
+        std::string problem;
+        std::future<std::error_code> done;
+    };
+    std::vector<pending> work;
+    for (auto& e : log.in_doubt()) {
+        pending p;
+        p.entry = std::move(e);
         try {
-            s = status(e);
+            p.s = status(p.entry);
         } catch (const catalog_error& err) {
             // Say, an xid "in the future": the log does not belong to this
             // publisher (restored from a backup?). Nobody may guess here.
-            ++rep.unknown;
-            rep.problems.push_back("LSN " + std::to_string(e.lsn) + " (xid " + e.xid + ") stays in doubt: " + err.what());
+            p.problem = "LSN " + std::to_string(p.entry.lsn) + " (xid " + p.entry.xid + ") stays in doubt: " + err.what();
+            work.push_back(std::move(p));
             continue;
         }
-        if (s == xact_status::committed || s == xact_status::aborted) {
-            std::promise<std::error_code> p;
-            auto f = p.get_future();
-            log.resolve(e.lsn, s == xact_status::committed, [&p](std::error_code ec, std::uint64_t) { p.set_value(ec); });
-            if (auto ec = f.get()) {
+        if (p.s == xact_status::committed || p.s == xact_status::aborted) {
+            auto promise = std::make_shared<std::promise<std::error_code>>();
+            p.done = promise->get_future();
+            log.resolve(p.entry.lsn, p.s == xact_status::committed,
+                        [promise](std::error_code ec, std::uint64_t) { promise->set_value(ec); });
+        }
+        work.push_back(std::move(p));
+    }
+
+    recovery_report rep;
+    for (auto& p : work) {
+        const in_doubt_entry& e = p.entry;
+        if (!p.problem.empty()) {
+            ++rep.unknown;
+            rep.problems.push_back(std::move(p.problem));
+        } else if (p.done.valid()) {
+            if (auto ec = p.done.get()) {
                 rep.problems.push_back("LSN " + std::to_string(e.lsn) + " (xid " + e.xid + "): " + ec.message());
                 continue;
             }
-            ++(s == xact_status::committed ? rep.committed : rep.aborted);
+            ++(p.s == xact_status::committed ? rep.committed : rep.aborted);
         } else {
-            ++(s == xact_status::in_progress ? rep.in_progress : rep.unknown);
+            ++(p.s == xact_status::in_progress ? rep.in_progress : rep.unknown);
             rep.problems.push_back("LSN " + std::to_string(e.lsn) + " (xid " + e.xid + ", database " + e.database +
-                                   ") stays in doubt: the publisher says " + to_string(s));
+                                   ") stays in doubt: the publisher says " + to_string(p.s));
         }
     }
     return rep;
