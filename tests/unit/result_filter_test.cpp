@@ -1,22 +1,15 @@
 #include <boost/test/unit_test.hpp>
 
 #include "capture/result_filter.hpp"
+#include "capture_fixtures.hpp"
 #include "protocol/builders.hpp"
 #include "protocol/frame_reader.hpp"
 
 using namespace sqltap::capture;
+using sqltap::capture::testing::table_t;
 namespace pw = sqltap::protocol;
 
 namespace {
-
-table_info table_t() {
-    table_info t;
-    t.schema = "public";
-    t.name = "t";
-    t.columns = {{"id", 23, "integer", false}, {"a", 25, "text", false}};
-    t.key_columns = {0};
-    return t;
-}
 
 pw::bytes body(const pw::byte_buffer& m) { return pw::bytes(m).subspan(pw::header_size); }
 

@@ -1,19 +1,12 @@
 #include <boost/test/unit_test.hpp>
 
 #include "capture/rewriter.hpp"
+#include "capture_fixtures.hpp"
 
 using namespace sqltap::capture;
+using sqltap::capture::testing::table_t;
 
 namespace {
-
-table_info table_t() {
-    table_info t;
-    t.schema = "public";
-    t.name = "t";
-    t.columns = {{"id", 23, "integer", false}, {"a", 25, "text", false}};
-    t.key_columns = {0};
-    return t;
-}
 
 rewrite_outcome run(const std::string& sql, const table_info& t) {
     auto a = analyze(sql);
