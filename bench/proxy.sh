@@ -19,29 +19,24 @@ scripts/bootstrap >/dev/null
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$(nproc)" --target sqltapd >/dev/null
 
-pgbin=/usr/lib/postgresql/15/bin
+. scripts/lib/throwaway_pg.sh
 work="$(mktemp -d /tmp/sqltap-bench.XXXXXX)"
 chmod 755 "$work"
 pids=()
-as_pg() { if [ "$(id -u)" -eq 0 ]; then setpriv --reuid=postgres --regid=postgres --init-groups "$@"; else "$@"; fi; }
 cleanup() {
   for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  if [ -f "$work/data/postmaster.pid" ]; then as_pg "$pgbin/pg_ctl" -D "$work/data" -m immediate -w stop >/dev/null 2>&1 || true; fi
+  pg_stop "$work"
   rm -rf "$work"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-wait_port() { for _ in $(seq 1 200); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; return 1; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 tck=$(getconf CLK_TCK)
 
-if [ "$(id -u)" -eq 0 ]; then chown postgres: "$work"; fi
-as_pg "$pgbin/initdb" -D "$work/data" -U postgres -A trust -E UTF8 --locale=C --no-sync >/dev/null
+pg_init "$work"
 pg_port=$(free_port)
-as_pg "$pgbin/pg_ctl" -D "$work/data" -l "$work/postgres.log" -w -o "-p $pg_port -c listen_addresses=127.0.0.1 \
-  -c unix_socket_directories=$work -c max_connections=100 -c shared_buffers=256MB -c synchronous_commit=off" start >/dev/null
+pg_start "$work" "$pg_port" -c max_connections=100 -c shared_buffers=256MB -c synchronous_commit=off
 
 sqltapd_port=$(free_port)
 cat > "$work/sqltap.conf" <<CONF
