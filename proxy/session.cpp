@@ -653,11 +653,11 @@ awaitable<bool> session::finish_login() {
 awaitable<void> session::relay() {
     auto self = shared_from_this();
     pump_result up, down;
-    bool up_done = false, down_done = false;
+    bool up_done = false;
     asio::steady_timer both_done(ex_, asio::steady_timer::time_point::max());
 
     asio::co_spawn(ex_, pump(*server_, client_, srd_, sender::backend, down),
-                   [self, &down_done, &up_done, &both_done](std::exception_ptr e) {
+                   [self, &up_done, &both_done](std::exception_ptr e) {
                        if (e) {
                            try {
                                std::rethrow_exception(e);
@@ -665,19 +665,18 @@ awaitable<void> session::relay() {
                                log::error("relay from the publisher failed: ", x.what());
                            }
                        }
-                       down_done = true;
-                       self->relay_ending_ = true;
+                       self->down_done_ = true;
                        if (self->filter_) self->filter_->abort_wait();  // a held client side must not wait on
                        if (!up_done) self->client_.cancel();
                        both_done.cancel();
                    });
     co_await pump(client_, *server_, crd_, sender::frontend, up);
     up_done = true;
-    if (!down_done) {
+    if (!down_done_) {
         server_->close();
         client_.cancel();
         boost::system::error_code ec;
-        while (!down_done) co_await both_done.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        while (!down_done_) co_await both_done.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     }
     const pump_result* bad = up.protocol_error ? &up : down.protocol_error ? &down : nullptr;
     if (bad) {
@@ -799,7 +798,7 @@ awaitable<void> session::pump(pg_stream& from, pg_stream& to, protocol::frame_re
         result.at_boundary = streaming == 0;
         if (hold) {
             co_await filter_->wait_ready();
-            if (relay_ending_) co_return;
+            if (down_done_) co_return;
             continue;  // offer the held message again; it is still buffered
         }
 

@@ -73,7 +73,7 @@ private:
     bool closing_ = false;
     bool login_timed_out_ = false;
     bool counted_active_ = false;
-    bool relay_ending_ = false;  // the publisher side of the relay has ended
+    bool down_done_ = false;  // the relay from the publisher has ended
 };
 
 }  // namespace sqltap::proxy
