@@ -48,6 +48,8 @@ log_level = warning
 host = 127.0.0.1
 port = $pg_port
 sslmode = disable
+[capture]
+enabled = off
 CONF
 build/bin/sqltapd --config "$work/sqltap.conf" >"$work/sqltapd.log" 2>&1 &
 sqltapd_pid=$!

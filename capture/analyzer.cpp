@@ -417,6 +417,85 @@ bool certainly_read_only(std::string_view sql) noexcept {
     return true;
 }
 
+bool may_call_functions(std::string_view sql) noexcept {
+    // Keywords that take a parenthesis, and read-only built-ins.
+    static constexpr std::string_view allowed[] = {
+        "ALL", "AND", "ANY", "ARRAY", "AS", "AVG", "BETWEEN", "BOOL_AND", "BOOL_OR", "BY", "CASE", "CAST",
+        "CEIL", "CHAR_LENGTH", "COALESCE", "CONCAT", "COUNT", "CUBE", "CURRENT_SETTING", "DATE_PART",
+        "DATE_TRUNC", "DISTINCT", "EXISTS", "EXTRACT", "FILTER", "FLOOR", "FROM", "GREATEST", "GROUPING",
+        "IN", "INTO", "JOIN", "JSONB_AGG", "JSON_AGG", "LATERAL", "LEAST", "LEFT", "LENGTH", "LIKE", "LIMIT",
+        "LOWER", "MAX", "MIN", "NOT", "NOW", "NULLIF", "NUMERIC", "ON", "OR", "OVER", "POSITION", "RIGHT",
+        "ROUND", "ROW", "ROLLUP", "SELECT", "SETS", "SOME", "SPLIT_PART", "STRING_AGG", "SUBSTR", "SUBSTRING",
+        "SUM", "TO_CHAR", "TRIM", "TRUNC", "UNION", "UPPER", "USING", "VALUES", "VARCHAR", "WHERE", "WITH",
+        "WITHIN", "ABS", "ARRAY_AGG", "ARRAY_LENGTH", "UNNEST", "GENERATE_SERIES", "ROW_NUMBER", "RANK",
+        "DENSE_RANK", "LAG", "LEAD", "FIRST_VALUE", "LAST_VALUE", "STDDEV", "VARIANCE", "MOD", "REPLACE",
+        "MD5", "ENCODE", "DECODE", "FORMAT", "AGE", "INTERVAL", "TIMESTAMP", "DATE", "TIME", "INT", "INTEGER",
+        "BIGINT", "TEXT", "BOOLEAN", "PG_SLEEP", "VERSION", "CURRENT_DATE", "CURRENT_TIMESTAMP", "TRANSLATE",
+    };
+    auto ident = [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '$' || static_cast<unsigned char>(c) >= 0x80;
+    };
+    std::size_t i = 0;
+    while (i < sql.size()) {
+        std::size_t after = skip_blank(sql, i);
+        if (after != i) {
+            i = after;
+            continue;
+        }
+        char c = sql[i];
+        if (c == '\'' || c == '"') {  // literal or quoted identifier
+            bool quoted_ident = c == '"';
+            std::size_t j = i + 1;
+            while (j < sql.size()) {
+                if (sql[j] == c) {
+                    if (j + 1 < sql.size() && sql[j + 1] == c) {
+                        j += 2;
+                        continue;
+                    }
+                    break;
+                }
+                if (c == '\'' && sql[j] == '\\') ++j;  // E'' escapes; harmless for plain strings
+                ++j;
+            }
+            i = j + 1;
+            // "name"( calls a function with a quoted name.
+            if (quoted_ident && skip_blank(sql, i) < sql.size() && sql[skip_blank(sql, i)] == '(') return true;
+            continue;
+        }
+        if (c == '$') {  // dollar quote: a function body in a SELECT is rare; be careful
+            return true;
+        }
+        if (ident(c) && !std::isdigit(static_cast<unsigned char>(c))) {
+            std::size_t j = i;
+            while (j < sql.size() && (ident(sql[j]) || sql[j] == '.')) ++j;
+            std::string_view word = sql.substr(i, j - i);
+            std::size_t k = skip_blank(sql, j);
+            if (k < sql.size() && sql[k] == '(') {
+                if (word.find('.') != std::string_view::npos) {
+                    // Only pg_catalog.<allowed> is known.
+                    if (word.size() < 11 || !contains_word_ci(word.substr(0, 11), "PG_CATALOG.")) return true;
+                    word.remove_prefix(11);
+                }
+                bool ok = false;
+                for (auto a : allowed) {
+                    if (a.size() != word.size()) continue;
+                    std::size_t n = 0;
+                    while (n < a.size() && std::toupper(static_cast<unsigned char>(word[n])) == a[n]) ++n;
+                    if (n == a.size()) {
+                        ok = true;
+                        break;
+                    }
+                }
+                if (!ok) return true;
+            }
+            i = j;
+            continue;
+        }
+        ++i;
+    }
+    return false;
+}
+
 std::shared_ptr<const analysis> analysis_cache::get(std::string_view sql) {
     auto it = map_.find(sql);
     if (it != map_.end()) {

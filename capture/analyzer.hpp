@@ -85,6 +85,13 @@ analysis analyze(std::string_view sql);
 // the transaction's statistics, not here.
 bool certainly_read_only(std::string_view sql) noexcept;
 
+// False only when `sql` certainly calls no function that might write: every
+// "name(" in it is an SQL keyword or a well-known read-only built-in
+// (count, sum, coalesce, now, lower, …). A cheap token scan; literals,
+// quoted identifiers and comments are skipped. Used to decide whether an
+// autocommit read needs its writes checked.
+bool may_call_functions(std::string_view sql) noexcept;
+
 // The position after the whitespace and comments (-- and nested /* */) that
 // start at sql[i].
 std::size_t skip_blank(std::string_view sql, std::size_t i) noexcept;

@@ -135,7 +135,8 @@ std::optional<table_info> load_table(admin_connection& c, const table_name& t,
 std::optional<table_info> load_table(admin_connection& c, std::uint32_t oid) {
     std::string o = std::to_string(oid);
     result rel = exec(c,
-                      "SELECT n.nspname, c.relname, c.relkind, c.relreplident "
+                      "SELECT n.nspname, c.relname, c.relkind, c.relreplident, "
+                      "coalesce(pg_partition_root(c.oid)::oid, c.oid) "
                       "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = $1",
                       {o});
     if (PQntuples(rel.r) == 0) return std::nullopt;
@@ -145,6 +146,7 @@ std::optional<table_info> load_table(admin_connection& c, std::uint32_t oid) {
     info.name = get(rel, 0, 1);
     info.kind = get(rel, 0, 2).empty() ? 'r' : get(rel, 0, 2)[0];
     char replident = get(rel, 0, 3).empty() ? 'd' : get(rel, 0, 3)[0];
+    info.root_oid = static_cast<std::uint32_t>(std::strtoul(get(rel, 0, 4).c_str(), nullptr, 10));
 
     result cols = exec(c,
                        "SELECT a.attnum, a.attname, a.atttypid, format_type(a.atttypid, a.atttypmod), "

@@ -33,6 +33,7 @@ const char* to_string(key_source k) noexcept;
 
 struct table_info {
     std::uint32_t oid = 0;
+    std::uint32_t root_oid = 0;  // a partition's root table; the table itself otherwise
     std::string schema, name;
     std::vector<column_info> columns;       // in attnum order
     std::vector<std::uint32_t> key_columns;  // indexes into columns

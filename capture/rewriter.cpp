@@ -90,14 +90,17 @@ rewrite_outcome rewrite(std::string_view sql, const analysis& a,
         // Writes whose rows a RETURNING list cannot bring back, whatever the
         // statement around them is.
         if (s.modifying_cte) {
+            out.unsupported_table = t;
             out.unsupported = "a data-modifying WITH (or COPY (query) TO) that writes captured table " + where;
             continue;
         }
         if (s.kind == statement_kind::merge) {
+            out.unsupported_table = t;
             out.unsupported = "MERGE into captured table " + where + " (PostgreSQL 15 has no MERGE … RETURNING)";
             continue;
         }
         if (s.kind == statement_kind::explain_analyze) {
+            out.unsupported_table = t;
             out.unsupported = "EXPLAIN ANALYZE of a write to captured table " + where;
             continue;
         }
@@ -107,6 +110,7 @@ rewrite_outcome rewrite(std::string_view sql, const analysis& a,
             for (const auto& col : s.set_columns) {
                 for (auto k : t->key_columns) {
                     if (t->columns[k].name == col) {
+                        out.unsupported_table = t;
                         out.unsupported = "an UPDATE that changes key column \"" + col + "\" of captured table " + where;
                     }
                 }
@@ -142,6 +146,7 @@ rewrite_outcome rewrite(std::string_view sql, const analysis& a,
     out.sql.assign(sql);
     std::sort(inserts.begin(), inserts.end(), [](const insertion& x, const insertion& y) { return x.at > y.at; });
     for (const auto& ins : inserts) out.sql.insert(ins.at, ins.text);
+    for (auto it = inserts.rbegin(); it != inserts.rend(); ++it) out.insertions.emplace_back(it->at, it->text.size());
     return out;
 }
 

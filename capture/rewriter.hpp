@@ -34,6 +34,9 @@ struct rewrite_outcome {
     std::string sql;                               // the text to send to the publisher
     std::vector<std::optional<capture_plan>> plans;  // one per statement of the analysis
     std::string unsupported;  // non-empty: a captured write this version cannot capture, and why
+    const table_info* unsupported_table = nullptr;  // the table it writes
+    // Where text was added: (byte offset in the client's text, bytes added), ascending.
+    std::vector<std::pair<std::size_t, std::size_t>> insertions;
 };
 
 // `table_for` returns the catalog entry when a statement writes a captured

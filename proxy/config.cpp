@@ -8,6 +8,7 @@
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <tuple>
 
 namespace sqltap::config {
 namespace {
@@ -52,6 +53,29 @@ constexpr key_spec keys[] = {
      "system's default store."},
     {"publisher", "connect_timeout", vt::duration, "10s", true, "",
      "Time allowed to connect to the publisher."},
+    {"publisher", "admin_conninfo", vt::secret, "", true, "",
+     "libpq conninfo sqltapd uses for its own connections to the publisher (table "
+     "metadata, recovery); its dbname is replaced by each client's database. Empty: "
+     "host and port from this section, user from libpq's defaults (PGUSER, the OS user)."},
+    {"capture", "enabled", vt::boolean, "on", false, "",
+     "Capture committed row changes into the change log; off makes sqltapd a pure proxy."},
+    {"capture", "log_dir", vt::path, "", false, "",
+     "Directory of the change log (LMDB); created with mode 0700. Required when capture is on."},
+    {"capture", "log_map_size", vt::size, "16GB", false, "",
+     "Largest size the change log may reach (LMDB map size; address space, not disk)."},
+    {"capture", "durability", vt::choice, "strict", false, "strict|async",
+     "strict: a transaction's changes are durable in the log before its COMMIT reaches the "
+     "publisher. async: appended when the publisher acknowledges the COMMIT (faster; a crash "
+     "of sqltapd's machine can lose the last transactions from the log)."},
+    {"capture", "uncaptured", vt::choice, "reject", false, "reject|log",
+     "A transaction that writes a captured table in a way sqltapd cannot turn into rows "
+     "(a function, procedure, DO block, trigger, rule, MERGE): reject rolls it back with an "
+     "error naming the table; log lets it commit and writes a resync-needed record."},
+    {"capture", "tables", vt::string, "*.*", false, "",
+     "Tables to capture: comma-separated schema.table patterns, '*' matching any run of "
+     "characters. System schemas are never captured."},
+    {"capture", "exclude", vt::string, "", false, "",
+     "Tables not to capture, as patterns like tables."},
 };
 
 std::string trim(std::string_view s) {
@@ -387,6 +411,33 @@ load_result load_text(std::string_view text, const std::string& name) {
         if (to_string(m) == mode) s.publisher.ssl = m;
     s.publisher.sslrootcert = get("publisher", "sslrootcert", line);
     parse_duration(get("publisher", "connect_timeout", line), s.publisher.connect_timeout);
+    s.publisher.admin_conninfo = get("publisher", "admin_conninfo", line);
+
+    parse_bool(get("capture", "enabled", line), s.capture.enabled);
+    s.capture.log_dir = get("capture", "log_dir", line);
+    if (s.capture.enabled && s.capture.log_dir.empty())
+        add(0, "[capture] log_dir is required when capture is on (or set [capture] enabled = off)");
+    parse_size(get("capture", "log_map_size", line), s.capture.log_map_size);
+    if (s.capture.log_map_size < (std::size_t{1} << 20)) add(line, "[capture] log_map_size must be at least 1MB");
+    s.capture.strict = get("capture", "durability", line) == "strict";
+    s.capture.reject_uncaptured = get("capture", "uncaptured", line) == "reject";
+    s.capture.tables = get("capture", "tables", line);
+    int tables_line = line;
+    s.capture.exclude = get("capture", "exclude", line);
+    int exclude_line = line;
+    for (auto [list, ln, key] : {std::tuple{s.capture.tables, tables_line, "tables"},
+                                 std::tuple{s.capture.exclude, exclude_line, "exclude"}}) {
+        std::stringstream items(list);
+        std::string item;
+        while (std::getline(items, item, ',')) {
+            item = trim(item);
+            if (item.empty()) continue;
+            auto dot = item.find('.');
+            if (item.find_first_of(" \t\"'") != std::string::npos ||
+                (dot != std::string::npos && (dot == 0 || dot + 1 == item.size() || item.find('.', dot + 1) != std::string::npos)))
+                add(ln, std::string("[capture] ") + key + ": '" + item + "' is not a schema.table pattern");
+        }
+    }
     return res;
 }
 
@@ -403,7 +454,8 @@ load_result load_file(const std::string& path) {
     load_result r = load_text(buf.str(), path);
     struct stat st{};
     if (::stat(path.c_str(), &st) == 0 && (st.st_mode & 0077) &&
-        !r.values.proxy.tls_pfx_password.empty()) {
+        (!r.values.proxy.tls_pfx_password.empty() ||
+         r.values.publisher.admin_conninfo.find("password") != std::string::npos)) {
         r.problems.push_back({path, 0,
                               "the file holds a password and others can read it "
                               "(chmod 600 it)",

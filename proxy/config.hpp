@@ -54,12 +54,23 @@ struct publisher_settings {
     sslmode ssl = sslmode::prefer;
     std::string sslrootcert;
     std::chrono::milliseconds connect_timeout{10000};
+    std::string admin_conninfo;
+};
+
+struct capture_settings {
+    bool enabled = true;
+    std::string log_dir;
+    std::size_t log_map_size = std::size_t{16} << 30;
+    bool strict = true;             // durability = strict
+    bool reject_uncaptured = true;  // uncaptured = reject
+    std::string tables = "*.*", exclude;
 };
 
 struct settings {
     std::string path;  // the file they came from
     proxy_settings proxy;
     publisher_settings publisher;
+    capture_settings capture;
 };
 
 struct problem {

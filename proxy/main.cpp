@@ -2,10 +2,13 @@
 #include <signal.h>
 
 #include <cstdio>
+#include <algorithm>
 #include <cstring>
 #include <iostream>
 #include <string>
 
+#include "capture/engine.hpp"
+#include "capture/session_capture.hpp"
 #include "proxy/config.hpp"
 #include "proxy/log.hpp"
 #include "proxy/runtime.hpp"
@@ -39,6 +42,31 @@ int report(const sqltap::config::load_result& r) {
                      p.warning ? "warning: " : "error: ", p.message.c_str());
     }
     return r.ok() ? 0 : 1;
+}
+
+// The conninfo of sqltapd's own connections to the publisher.
+std::string admin_conninfo(const sqltap::config::settings& s) {
+    if (!s.publisher.admin_conninfo.empty()) return s.publisher.admin_conninfo;
+    std::string c = "host=" + s.publisher.host + " port=" + std::to_string(s.publisher.port) +
+                    " sslmode=" + std::string(sqltap::config::to_string(s.publisher.ssl));
+    if (!s.publisher.sslrootcert.empty()) c += " sslrootcert=" + s.publisher.sslrootcert;
+    c += " connect_timeout=" + std::to_string(std::max<long long>(1, s.publisher.connect_timeout.count() / 1000));
+    return c;
+}
+
+std::shared_ptr<sqltap::capture::engine> start_capture(const sqltap::config::settings& s) {
+    if (!s.capture.enabled) return nullptr;
+    sqltap::capture::engine_options o;
+    o.log_dir = s.capture.log_dir;
+    o.log_map_size = s.capture.log_map_size;
+    o.strict = s.capture.strict;
+    o.reject_uncaptured = s.capture.reject_uncaptured;
+    o.tables = s.capture.tables;
+    o.exclude = s.capture.exclude;
+    o.admin_conninfo = admin_conninfo(s);
+    o.warn = [](const std::string& m) { sqltap::log::warning("capture: ", m); };
+    o.info = [](const std::string& m) { sqltap::log::info("capture: ", m); };
+    return sqltap::capture::engine::start(o);
 }
 
 }  // namespace
@@ -101,10 +129,23 @@ int main(int argc, char** argv) {
     // A client that disconnects mid-write must not kill the process.
     ::signal(SIGPIPE, SIG_IGN);
     try {
+        auto capture = start_capture(loaded.values);
         sqltap::proxy::server srv(loaded.values);
-        sqltap::log::info("sqltapd ", SQLTAP_VERSION, " starting; publisher ",
-                          loaded.values.publisher.host, ":", loaded.values.publisher.port);
-        return srv.run();
+        if (capture) {
+            srv.shared()->filter_factory = [capture](const sqltap::proxy::session_info& s)
+                -> std::unique_ptr<sqltap::proxy::traffic_filter> {
+                return std::make_unique<sqltap::capture::session_capture>(
+                    capture, s.executor,
+                    sqltap::capture::session_context{s.database, s.user, s.application_name});
+            };
+        }
+        sqltap::log::info("sqltapd ", SQLTAP_VERSION, " starting; publisher ", loaded.values.publisher.host, ":",
+                          loaded.values.publisher.port, "; capture ",
+                          capture ? "on, log " + loaded.values.capture.log_dir +
+                                        (loaded.values.capture.strict ? " (strict)" : " (async)")
+                                  : std::string("off"));
+        int status = srv.run();
+        return status;
     } catch (const std::exception& e) {
         sqltap::log::error("sqltapd cannot start: ", e.what());
         return 1;

@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <string>
 
 #include "proxy/asio.hpp"
 #include "proxy/auth_file.hpp"
@@ -50,6 +51,12 @@ private:
     std::map<std::uint64_t, closer> sessions_;
 };
 
+// What a filter may know of its session.
+struct session_info {
+    asio::any_io_executor executor;  // the session's thread
+    std::string database, user, application_name;
+};
+
 class shared_state {
 public:
     explicit shared_state(std::shared_ptr<const runtime> rt) : current_(std::move(rt)) {}
@@ -66,9 +73,8 @@ public:
     cancel_map cancels;
     counters stats;
     session_registry sessions;
-    // Makes the filter for a new session, given the session's executor (its
-    // thread); empty: pure forwarding.
-    std::function<std::unique_ptr<traffic_filter>(asio::any_io_executor)> filter_factory;
+    // Makes the filter for a new logged-in session; empty: pure forwarding.
+    std::function<std::unique_ptr<traffic_filter>(const session_info&)> filter_factory;
 
 private:
     mutable std::mutex mu_;

@@ -123,7 +123,11 @@ awaitable<void> session::run() {
     login.disarm();
     if (ok && !closing_) {
         logged_in_ = true;
-        if (shared_->filter_factory) filter_ = shared_->filter_factory(ex_);
+        if (shared_->filter_factory) {
+            session_info info{ex_, std::string(startup_.database()), std::string(startup_.user()),
+                              startup_.find("application_name") ? *startup_.find("application_name") : std::string()};
+            filter_ = shared_->filter_factory(info);
+        }
         co_await relay();
     }
     client_.close();

@@ -172,7 +172,7 @@ class Sqltapd:
     """A sqltapd process with a conf file of its own."""
 
     def __init__(self, publisher_port, extra_proxy=None, extra_publisher=None, publisher_host="127.0.0.1",
-                 extra_text="", command=None):
+                 extra_text="", command=None, capture=None):
         # command(conf_path) -> argv; default: sqltapd --config CONF
         self.command = command or (lambda conf: [SQLTAPD, "--config", conf])
         self.dir = tempfile.mkdtemp(prefix="sqltap-proxy-")
@@ -183,6 +183,16 @@ class Sqltapd:
         self.publisher_settings = {"host": publisher_host, "port": str(publisher_port), "sslmode": "disable"}
         self.publisher_settings.update(extra_publisher or {})
         self.extra_text = extra_text
+        # capture: None writes "enabled = off" (a pure proxy); a dict holds
+        # [capture] settings, log_dir defaulting to a directory of its own.
+        self.log_dir = os.path.join(self.dir, "log")
+        if capture is None:
+            self.capture_settings = {"enabled": "off"}
+        else:
+            self.capture_settings = {"log_dir": self.log_dir}
+            self.capture_settings.update(capture)
+            self.publisher_settings.setdefault(
+                "admin_conninfo", f"host={publisher_host} port={publisher_port} user=postgres sslmode=disable")
         self.proc = None
         self.start()
 
@@ -194,6 +204,9 @@ class Sqltapd:
                 f.write(f"{k} = {v}\n")
             f.write("[publisher]\n")
             for k, v in self.publisher_settings.items():
+                f.write(f"{k} = {v}\n")
+            f.write("[capture]\n")
+            for k, v in self.capture_settings.items():
                 f.write(f"{k} = {v}\n")
             f.write(self.extra_text)
         os.chmod(self.conf_path, 0o600)

@@ -106,8 +106,8 @@ int main(int argc, char** argv) {
     std::string kind = argv[2];
     ::signal(SIGPIPE, SIG_IGN);
     server srv(loaded.values);
-    srv.shared()->filter_factory = [kind](asio::any_io_executor ex) -> std::unique_ptr<traffic_filter> {
-        if (kind == "hold") return std::make_unique<hold_filter>(ex);
+    srv.shared()->filter_factory = [kind](const session_info& s) -> std::unique_ptr<traffic_filter> {
+        if (kind == "hold") return std::make_unique<hold_filter>(s.executor);
         return std::make_unique<inject_filter>();
     };
     return srv.run();

@@ -4,10 +4,15 @@
 
 using namespace sqltap::config;
 
+namespace {
+// Capture needs a log_dir; these tests are about other keys.
+load_result load(std::string text) { return load_text(text + "[capture]\nenabled = off\n"); }
+}  // namespace
+
 BOOST_AUTO_TEST_SUITE(config_suite)
 
 BOOST_AUTO_TEST_CASE(defaults_and_values) {
-    auto r = load_text(
+    auto r = load(
         "[proxy]\n"
         "listen = 127.0.0.1:7000, [::1]:7001   ; two addresses\n"
         "login_timeout = 5s\n"
@@ -29,7 +34,7 @@ BOOST_AUTO_TEST_CASE(defaults_and_values) {
 }
 
 BOOST_AUTO_TEST_CASE(unknown_key_names_line_and_suggests) {
-    auto r = load_text("[proxy]\nlisten = 127.0.0.1:1\nlogin_timout = 5s\n");
+    auto r = load("[proxy]\nlisten = 127.0.0.1:1\nlogin_timout = 5s\n");
     BOOST_TEST(!r.ok());
     BOOST_REQUIRE(r.problems.size() == 1u);
     BOOST_TEST(r.problems[0].line == 3);
@@ -37,7 +42,7 @@ BOOST_AUTO_TEST_CASE(unknown_key_names_line_and_suggests) {
 }
 
 BOOST_AUTO_TEST_CASE(bad_values_are_reported_with_their_line) {
-    auto r = load_text("[publisher]\n\nsslmode = sometimes\nport = abc\n[proxy]\nlisten = nowhere\n");
+    auto r = load("[publisher]\n\nsslmode = sometimes\nport = abc\n[proxy]\nlisten = nowhere\n");
     BOOST_TEST(!r.ok());
     std::vector<int> lines;
     for (auto& p : r.problems) lines.push_back(p.line);
@@ -47,16 +52,16 @@ BOOST_AUTO_TEST_CASE(bad_values_are_reported_with_their_line) {
 }
 
 BOOST_AUTO_TEST_CASE(unknown_section_and_stray_text) {
-    auto r = load_text("[proxi]\nlisten = 1:1\n[proxy]\nthis line has no equals\n");
+    auto r = load("[proxi]\nlisten = 1:1\n[proxy]\nthis line has no equals\n");
     BOOST_TEST(r.problems.size() == 2u);
     BOOST_TEST(r.problems[0].line == 1);
     BOOST_TEST(r.problems[1].line == 4);
 }
 
 BOOST_AUTO_TEST_CASE(tls_pairs) {
-    auto r = load_text("[proxy]\ntls_cert_file = a.pem\n");
+    auto r = load("[proxy]\ntls_cert_file = a.pem\n");
     BOOST_TEST(!r.ok());
-    auto r2 = load_text("[proxy]\ntls_pfx_file = a.pfx\ntls_cert_file = a.pem\ntls_key_file = k.pem\n");
+    auto r2 = load("[proxy]\ntls_pfx_file = a.pfx\ntls_cert_file = a.pem\ntls_key_file = k.pem\n");
     BOOST_TEST(!r2.ok());
 }
 
@@ -84,8 +89,34 @@ BOOST_AUTO_TEST_CASE(every_key_has_a_valid_default_and_doc) {
     for (const auto& k : schema()) {
         BOOST_TEST(!k.doc.empty(), k.key);
     }
-    auto r = load_text("");
+    auto r = load("");
     BOOST_TEST(r.ok());
+}
+
+BOOST_AUTO_TEST_CASE(capture_keys) {
+    auto off = load_text("[capture]\nenabled = off\n");
+    BOOST_TEST(off.ok());
+    BOOST_TEST(!off.values.capture.enabled);
+
+    auto missing = load_text("[proxy]\nlisten = 127.0.0.1:1\n");
+    BOOST_TEST(!missing.ok());
+    BOOST_TEST(missing.problems[0].message.find("log_dir is required") != std::string::npos);
+
+    auto on = load_text(
+        "[capture]\nlog_dir = /tmp/x\ndurability = async\nuncaptured = log\n"
+        "tables = public.*, sales.order*\nexclude = public.tmp_*\nlog_map_size = 1GB\n");
+    BOOST_TEST(on.ok());
+    BOOST_TEST(on.values.capture.enabled);
+    BOOST_TEST(!on.values.capture.strict);
+    BOOST_TEST(!on.values.capture.reject_uncaptured);
+    BOOST_TEST(on.values.capture.tables == "public.*, sales.order*");
+    BOOST_TEST(on.values.capture.log_map_size == std::size_t{1} << 30);
+
+    auto bad = load_text("[capture]\nlog_dir = /tmp/x\ndurability = sometimes\ntables = a.b.c\n");
+    BOOST_TEST(!bad.ok());
+    BOOST_REQUIRE(bad.problems.size() == 2u);
+    BOOST_TEST(bad.problems[0].line == 3);
+    BOOST_TEST(bad.problems[1].line == 4);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

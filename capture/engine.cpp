@@ -1,0 +1,222 @@
+#include "capture/engine.hpp"
+
+#include <cstdio>
+
+namespace sqltap::capture {
+namespace {
+
+// In-doubt entries older than this are asked about by the worker; younger ones
+// normally belong to a session that is waiting for its COMMIT's answer.
+constexpr auto resolve_age = std::chrono::seconds(3);
+
+}  // namespace
+
+void engine::warn(const std::string& s) const {
+    if (opts_.warn) opts_.warn(s);
+    else std::fprintf(stderr, "sqltap capture: %s\n", s.c_str());
+}
+void engine::info(const std::string& s) const {
+    if (opts_.info) opts_.info(s);
+    else std::fprintf(stderr, "sqltap capture: %s\n", s.c_str());
+}
+
+std::shared_ptr<engine> engine::start(const engine_options& o) {
+    std::shared_ptr<engine> e(new engine(o));
+    // What a previous run left in doubt: resolve it now if the publisher
+    // answers, otherwise the worker keeps trying.
+    if (!e->log_->in_doubt().empty()) {
+        try {
+            admin_connection c(o.admin_conninfo, o.admin_database);
+            auto report = recover_in_doubt(*e->log_, [&](const in_doubt_entry& d) {
+                return query_xact_status(c, d.xid);
+            });
+            e->info("recovered in-doubt log entries: " + std::to_string(report.committed) + " committed, " +
+                 std::to_string(report.aborted) + " aborted, " + std::to_string(report.in_progress) +
+                 " still in progress, " + std::to_string(report.unknown) + " unknown");
+            for (const auto& p : report.problems) e->warn(p);
+        } catch (const std::exception& x) {
+            e->warn(std::string("in-doubt entries wait for the publisher: ") + x.what());
+        }
+    }
+    e->worker_ = std::thread([p = e.get()] { p->worker_loop(); });
+    return e;
+}
+
+engine::engine(const engine_options& o) : opts_(o), filter_(o.tables, o.exclude) {
+    log_options lo;
+    lo.dir = o.log_dir;
+    lo.map_size = o.log_map_size;
+    // async durability: the writer does not fsync each group; LMDB's
+    // MDB_NOSYNC leaves it to the OS (and to the next synced commit).
+    lo.sync = o.strict;
+    log_ = change_log::open(lo);
+}
+
+engine::~engine() {
+    {
+        std::lock_guard lock(mu_);
+        stopping_ = true;
+    }
+    cv_.notify_all();
+    if (worker_.joinable()) worker_.join();
+    log_->flush();
+}
+
+void engine::post(std::function<void()> task) {
+    {
+        std::lock_guard lock(mu_);
+        tasks_.push_back(std::move(task));
+    }
+    cv_.notify_one();
+}
+
+void engine::worker_loop() {
+    auto next_pass = std::chrono::steady_clock::now();
+    for (;;) {
+        std::function<void()> task;
+        {
+            std::unique_lock lock(mu_);
+            cv_.wait_until(lock, next_pass, [&] { return stopping_ || !tasks_.empty(); });
+            if (stopping_) return;
+            if (!tasks_.empty()) {
+                task = std::move(tasks_.front());
+                tasks_.pop_front();
+            }
+        }
+        if (task) {
+            task();
+            continue;
+        }
+        resolve_pending();
+        next_pass = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+    }
+}
+
+admin_connection& engine::admin(const std::string& database) {
+    auto it = admins_.find(database);
+    if (it != admins_.end() && it->second->ok()) return *it->second;
+    if (it != admins_.end()) admins_.erase(it);
+    auto c = std::make_unique<admin_connection>(opts_.admin_conninfo, database);
+    return *admins_.emplace(database, std::move(c)).first->second;
+}
+
+void engine::resolve_pending() {
+    static std::map<std::uint64_t, std::chrono::steady_clock::time_point> first_seen;
+    auto now = std::chrono::steady_clock::now();
+    std::vector<in_doubt_entry> entries;
+    try {
+        entries = log_->in_doubt();
+    } catch (const std::exception& x) {
+        warn(std::string("cannot read in-doubt entries: ") + x.what());
+        return;
+    }
+    std::map<std::uint64_t, std::chrono::steady_clock::time_point> seen;
+    for (const auto& d : entries) {
+        auto it = first_seen.find(d.lsn);
+        auto t = it == first_seen.end() ? now : it->second;
+        seen[d.lsn] = t;
+        if (now - t < resolve_age) continue;
+        try {
+            xact_status s = query_xact_status(admin(d.database.empty() ? opts_.admin_database : d.database), d.xid);
+            if (s == xact_status::committed || s == xact_status::aborted) {
+                log_->resolve(d.lsn, s == xact_status::committed, [](std::error_code, std::uint64_t) {});
+            } else if (s == xact_status::unknown) {
+                warn("log entry " + std::to_string(d.lsn) + " (xid " + d.xid +
+                     "): the publisher no longer knows the transaction; it stays in doubt");
+            }
+        } catch (const std::exception& x) {
+            admins_.erase(d.database);
+            warn(std::string("in-doubt entry ") + std::to_string(d.lsn) + ": " + x.what());
+        }
+    }
+    first_seen = std::move(seen);
+}
+
+std::string engine::cache_key(const std::string& database, const std::vector<std::string>& schemas,
+                              const table_name& name) {
+    std::string k = database;
+    k += '\0';
+    if (name.schema.empty()) {
+        for (const auto& s : schemas) {
+            k += s;
+            k += '\x01';
+        }
+    }
+    k += '\0';
+    k += name.schema;
+    k += '\0';
+    k += name.name;
+    return k;
+}
+
+std::optional<table_ptr> engine::cached_table(const std::string& database, const std::vector<std::string>& schemas,
+                                              const table_name& name) {
+    std::lock_guard lock(cache_mu_);
+    auto it = cache_.find(cache_key(database, schemas, name));
+    if (it == cache_.end()) return std::nullopt;
+    return it->second;
+}
+
+void engine::lookup_table(const std::string& database, std::vector<std::string> schemas, table_name name,
+                          std::function<void(table_ptr, std::string)> done) {
+    post([this, database, schemas = std::move(schemas), name = std::move(name), done = std::move(done)] {
+        std::string error;
+        table_ptr p;
+        try {
+            auto t = load_table(admin(database), name, schemas);
+            p = t ? std::make_shared<const table_info>(std::move(*t)) : nullptr;
+            if (p && p->key == key_source::all_columns)
+                warn("table " + p->schema + "." + p->name +
+                     " has neither a primary key nor a replica identity index: all its columns identify a row");
+            std::lock_guard lock(cache_mu_);
+            if (cache_.size() > 100000) cache_.clear();
+            cache_[cache_key(database, schemas, name)] = p;
+        } catch (const std::exception& x) {
+            admins_.erase(database);
+            counters_.catalog_failures.fetch_add(1, std::memory_order_relaxed);
+            error = x.what();
+        }
+        done(std::move(p), std::move(error));
+    });
+}
+
+void engine::invalidate(const std::string& database) {
+    std::string prefix = database;
+    prefix += '\0';
+    std::lock_guard lock(cache_mu_);
+    for (auto it = cache_.begin(); it != cache_.end();) {
+        if (it->first.compare(0, prefix.size(), prefix) == 0) it = cache_.erase(it);
+        else ++it;
+    }
+}
+
+void engine::prepared(const std::string& database, const std::string& gid, std::uint64_t lsn) {
+    std::lock_guard lock(gid_mu_);
+    prepared_[{database, gid}] = lsn;
+}
+
+void engine::finish_prepared(const std::string& database, const std::string& gid, bool committed) {
+    std::uint64_t lsn = 0;
+    {
+        std::lock_guard lock(gid_mu_);
+        auto it = prepared_.find({database, gid});
+        if (it != prepared_.end()) {
+            lsn = it->second;
+            prepared_.erase(it);
+        }
+    }
+    // Unknown here (prepared before a restart, or not by a client of ours):
+    // the worker's pass finds it through pg_xact_status.
+    if (lsn != 0) {
+        log_->resolve(lsn, committed, [](std::error_code, std::uint64_t) {});
+        if (committed) counters_.transactions.fetch_add(1, std::memory_order_relaxed);
+    }
+}
+
+void engine::resolve_later(std::uint64_t) {
+    // The periodic pass picks up every entry older than resolve_age; nothing
+    // to remember beyond what the log already holds.
+    cv_.notify_one();
+}
+
+}  // namespace sqltap::capture

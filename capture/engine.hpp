@@ -1,0 +1,119 @@
+#pragma once
+// What every capturing session shares: the change log, the table filter, the
+// catalog cache and the worker thread that talks to the publisher over admin
+// connections (catalog lookups, in-doubt resolution). Sessions never block on
+// any of it: lookups complete through callbacks run on the worker thread.
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "capture/catalog.hpp"
+#include "capture/change_log.hpp"
+#include "capture/recovery.hpp"
+#include "capture/table_filter.hpp"
+
+namespace sqltap::capture {
+
+struct engine_options {
+    std::string log_dir;
+    std::size_t log_map_size = std::size_t{16} << 30;
+    bool strict = true;
+    bool reject_uncaptured = true;
+    std::string tables = "*.*", exclude;
+    std::string admin_conninfo;  // dbname replaced per database
+    std::string admin_database = "postgres";  // for recovery at startup
+    std::function<void(const std::string&)> warn;  // log sink (warnings); default stderr
+    std::function<void(const std::string&)> info;  // log sink (information); default stderr
+};
+
+struct engine_counters {
+    std::atomic<std::uint64_t> transactions{0};       // appended and committed
+    std::atomic<std::uint64_t> changes{0};
+    std::atomic<std::uint64_t> rejected_uncaptured{0};
+    std::atomic<std::uint64_t> flagged_uncaptured{0};  // uncaptured = log
+    std::atomic<std::uint64_t> log_failures{0};
+    std::atomic<std::uint64_t> catalog_failures{0};
+};
+
+using table_ptr = std::shared_ptr<const table_info>;
+
+class engine {
+public:
+    // Opens the log, resolves what a previous run left in doubt (when the
+    // publisher answers; otherwise later, in the background) and starts the
+    // worker. Throws std::runtime_error when the log cannot be opened.
+    static std::shared_ptr<engine> start(const engine_options& o);
+    ~engine();
+    engine(const engine&) = delete;
+    engine& operator=(const engine&) = delete;
+
+    const engine_options& options() const noexcept { return opts_; }
+    change_log& log() noexcept { return *log_; }
+    const table_filter& filter() const noexcept { return filter_; }
+    engine_counters& counters() noexcept { return counters_; }
+
+    // ---- catalog ----
+    // A cached resolution of `name` for a session of `database` whose search
+    // path is `schemas`. Outer nullopt: not cached yet; inner null: no such table.
+    std::optional<table_ptr> cached_table(const std::string& database, const std::vector<std::string>& schemas,
+                                          const table_name& name);
+    // Resolves on the worker thread, caches, then calls done(table, error)
+    // there (table null: no such table; error non-empty: the lookup failed).
+    void lookup_table(const std::string& database, std::vector<std::string> schemas, table_name name,
+                      std::function<void(table_ptr, std::string error)> done);
+    // DDL passed: forget what is cached for this database.
+    void invalidate(const std::string& database);
+
+    // ---- two-phase commit: PREPARE TRANSACTION wrote an in-doubt entry ----
+    void prepared(const std::string& database, const std::string& gid, std::uint64_t lsn);
+    // COMMIT/ROLLBACK PREPARED went through (from any session).
+    void finish_prepared(const std::string& database, const std::string& gid, bool committed);
+
+    // A session ended while its COMMIT's outcome was unknown: the worker asks
+    // the publisher until the transaction is over.
+    void resolve_later(std::uint64_t lsn);
+
+    void warn(const std::string& s) const;
+    void info(const std::string& s) const;
+
+private:
+    explicit engine(const engine_options& o);
+    void post(std::function<void()> task);
+    void worker_loop();
+    void resolve_pending();  // worker thread
+    admin_connection& admin(const std::string& database);  // worker thread
+    static std::string cache_key(const std::string& database, const std::vector<std::string>& schemas,
+                                 const table_name& name);
+
+    engine_options opts_;
+    std::unique_ptr<change_log> log_;
+    table_filter filter_;
+    engine_counters counters_;
+
+    std::mutex cache_mu_;
+    std::unordered_map<std::string, table_ptr> cache_;
+
+    std::mutex gid_mu_;
+    std::map<std::pair<std::string, std::string>, std::uint64_t> prepared_;
+
+    std::mutex mu_;
+    std::condition_variable cv_;
+    std::deque<std::function<void()>> tasks_;
+    bool stopping_ = false;
+    bool resolve_wanted_ = false;
+    std::map<std::string, std::unique_ptr<admin_connection>> admins_;  // worker thread only
+    std::thread worker_;
+};
+
+}  // namespace sqltap::capture

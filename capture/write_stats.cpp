@@ -1,0 +1,77 @@
+#include "capture/write_stats.hpp"
+
+#include <algorithm>
+#include <charconv>
+
+namespace sqltap::capture {
+
+std::string_view stats_query() noexcept {
+    return "SELECT s.r::text, n.nspname::text, c.relname::text, sum(s.i)::text, sum(s.u)::text, sum(s.d)::text "
+           "FROM (SELECT coalesce(pg_catalog.pg_partition_root(x.relid)::oid, x.relid) AS r, x.n_tup_ins AS i, "
+           "x.n_tup_upd AS u, x.n_tup_del AS d FROM pg_catalog.pg_stat_xact_user_tables x "
+           "WHERE x.n_tup_ins + x.n_tup_upd + x.n_tup_del > 0) s "
+           "JOIN pg_catalog.pg_class c ON c.oid = s.r JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+           "WHERE c.relkind IN ('r', 'p') GROUP BY 1, 2, 3";
+}
+
+namespace {
+template <class T>
+bool number(const std::optional<std::string>& v, T& out) {
+    if (!v) return false;
+    auto r = std::from_chars(v->data(), v->data() + v->size(), out);
+    return r.ec == std::errc{} && r.ptr == v->data() + v->size();
+}
+std::uint64_t minus(std::uint64_t a, std::uint64_t b) { return a > b ? a - b : 0; }
+}  // namespace
+
+bool add_stats_row(stats_snapshot& s, const std::vector<std::optional<std::string>>& row) {
+    if (row.size() != 6 || !row[1] || !row[2]) return false;
+    std::uint32_t oid = 0;
+    table_counts t;
+    if (!number(row[0], oid) || !number(row[3], t.n.inserted) || !number(row[4], t.n.updated) ||
+        !number(row[5], t.n.deleted))
+        return false;
+    t.schema = *row[1];
+    t.name = *row[2];
+    s[oid] = std::move(t);
+    return true;
+}
+
+std::string uncaptured_write::describe() const {
+    std::string out = schema + "." + name + " (";
+    auto part = [&](const char* what, std::uint64_t counted_n, std::uint64_t captured_n) {
+        if (counted_n == captured_n) return;
+        if (out.back() != '(') out += ", ";
+        out += std::to_string(counted_n) + " " + what + " made, " + std::to_string(captured_n) + " captured";
+    };
+    part("inserts", counted.inserted, captured.inserted);
+    part("updates", counted.updated, captured.updated);
+    part("deletes", counted.deleted, captured.deleted);
+    return out + ")";
+}
+
+std::vector<uncaptured_write> find_uncaptured(const stats_snapshot& before, const stats_snapshot& after,
+                                              const expected_counts& captured, const table_filter& filter,
+                                              const std::vector<std::uint32_t>& skip) {
+    std::vector<uncaptured_write> out;
+    for (const auto& [oid, now] : after) {
+        if (std::find(skip.begin(), skip.end(), oid) != skip.end()) continue;
+        if (!filter.captures(now.schema, now.name)) continue;
+        write_counts delta = now.n;
+        if (auto b = before.find(oid); b != before.end()) {
+            delta.inserted = minus(now.n.inserted, b->second.n.inserted);
+            delta.updated = minus(now.n.updated, b->second.n.updated);
+            delta.deleted = minus(now.n.deleted, b->second.n.deleted);
+        }
+        write_counts want;
+        if (auto e = captured.find(oid); e != captured.end()) want = e->second;
+        // More rows written than captured: some write was not seen. Fewer
+        // (counting off, a TRUNCATE restarting the counters) hides nothing.
+        if (delta.inserted <= want.inserted && delta.updated <= want.updated && delta.deleted <= want.deleted)
+            continue;
+        out.push_back({oid, now.schema, now.name, delta, want});
+    }
+    return out;
+}
+
+}  // namespace sqltap::capture

@@ -1,0 +1,60 @@
+#pragma once
+// Proof that a transaction's writes to captured tables were all captured.
+// PostgreSQL counts, per backend and table, the rows a transaction inserted,
+// updated and deleted (pg_stat_xact_user_tables), whoever wrote them: the
+// client's statements, functions, triggers, rules, cascades. Those counters
+// keep earlier transactions' counts until an idle flush, so capture takes a
+// snapshot when a transaction starts and compares the difference at COMMIT
+// with the rows RETURNING brought back. A captured table whose counts differ
+// was written in a way capture did not see.
+//
+// Partitions are counted under their root table (pg_partition_root), which is
+// the table a statement names. PostgreSQL counts attempted writes: rows of a
+// rolled-back savepoint still count, which is why a ROLLBACK TO starts a new
+// segment (see session_capture).
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "capture/table_filter.hpp"
+
+namespace sqltap::capture {
+
+struct write_counts {
+    std::uint64_t inserted = 0, updated = 0, deleted = 0;
+    bool operator==(const write_counts&) const = default;
+};
+
+struct table_counts {
+    std::string schema, name;
+    write_counts n;
+};
+
+using stats_snapshot = std::map<std::uint32_t, table_counts>;      // by root table oid
+using expected_counts = std::map<std::uint32_t, write_counts>;     // by table oid
+
+// The query whose rows make a snapshot (columns: oid, schema, table,
+// inserted, updated, deleted; all text).
+std::string_view stats_query() noexcept;
+
+// Adds one row of stats_query()'s answer; false when it is malformed.
+bool add_stats_row(stats_snapshot& s, const std::vector<std::optional<std::string>>& row);
+
+struct uncaptured_write {
+    std::uint32_t oid = 0;
+    std::string schema, name;
+    write_counts counted, captured;
+    std::string describe() const;  // "public.t (1 insert counted, 0 captured)"
+};
+
+// Captured tables whose counts moved between `before` and `after` by more
+// than `captured` says. Tables in `skip` (truncated in this
+// transaction: their counters restart) are not judged.
+std::vector<uncaptured_write> find_uncaptured(const stats_snapshot& before, const stats_snapshot& after,
+                                              const expected_counts& captured, const table_filter& filter,
+                                              const std::vector<std::uint32_t>& skip = {});
+
+}  // namespace sqltap::capture

@@ -1,0 +1,257 @@
+#!/usr/bin/env python3
+"""Capture through sqltapd against a real PostgreSQL 15: what the log holds is
+what the publisher committed, in commit order; clients see what they would
+see without sqltapd."""
+import os
+import subprocess
+import tempfile
+import threading
+import time
+
+import harness
+import logapply
+
+
+class CaptureTest(harness.TestCase):
+    def setUp(self):
+        super().setUp()
+        self.pg = self.fixture(harness.PgServer())
+
+    def proxy(self, **capture):
+        return self.fixture(harness.Sqltapd(self.pg.port, capture=capture))
+
+    def psql(self, target, script, dbname="postgres", check=True, extra=()):
+        dsn = target.dsn(dbname)
+        r = subprocess.run(["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=0", *extra, "-d", dsn],
+                           input=script, capture_output=True, text=True)
+        if check and r.returncode != 0:
+            raise AssertionError(f"psql failed: {r.stderr}")
+        return r
+
+    def copy_db(self, name):
+        self.pg.psql(f"CREATE DATABASE {name}")
+        return self.pg.dsn(name)
+
+    def assert_same_tables(self, tables, copy_dsn):
+        for t in tables:
+            self.assertEqual(logapply.rows(self.pg.dsn(), t), logapply.rows(copy_dsn, t), t)
+
+    def test_statement_kinds_are_captured_as_stored(self):
+        px = self.proxy()
+        self.psql(px, """
+CREATE TABLE items (id serial PRIMARY KEY, name text NOT NULL, qty int DEFAULT 1,
+                    created timestamptz DEFAULT now(), note text);
+CREATE FUNCTION items_note() RETURNS trigger LANGUAGE plpgsql AS
+  $$BEGIN NEW.note := upper(NEW.name) || '!'; RETURN NEW; END$$;
+CREATE TRIGGER items_note BEFORE INSERT OR UPDATE ON items FOR EACH ROW EXECUTE FUNCTION items_note();
+CREATE TABLE kv (k text PRIMARY KEY, v int);
+""")
+        out = self.psql(px, """
+INSERT INTO items (name) VALUES ('apple'), ('pear');
+INSERT INTO items (name, qty) VALUES ('plum', 5) RETURNING id, name, qty;
+UPDATE items SET qty = qty + 10 WHERE name = 'apple';
+DELETE FROM items WHERE name = 'pear';
+INSERT INTO kv VALUES ('a', 1), ('b', 2);
+INSERT INTO kv VALUES ('a', 10) ON CONFLICT (k) DO UPDATE SET v = kv.v + excluded.v;
+INSERT INTO kv VALUES ('b', 99) ON CONFLICT DO NOTHING;
+INSERT INTO kv VALUES ('c', 3) \\; UPDATE kv SET v = 30 WHERE k = 'c' \\; SELECT 1;
+BEGIN \\; INSERT INTO items (name) VALUES ('multi') \\; COMMIT \\; INSERT INTO items (name) VALUES ('after-commit');
+BEGIN \\; INSERT INTO items (name) VALUES ('multi-failed') \\; SELECT 1/0 \\; COMMIT;
+ROLLBACK;
+BEGIN;
+INSERT INTO items (name) VALUES ('kept');
+SAVEPOINT s1;
+INSERT INTO items (name) VALUES ('undone-by-savepoint');
+ROLLBACK TO SAVEPOINT s1;
+RELEASE s1;
+UPDATE kv SET v = v + 1 WHERE k = 'a';
+COMMIT;
+BEGIN;
+INSERT INTO items (name) VALUES ('rolled-back');
+ROLLBACK;
+BEGIN;
+INSERT INTO items (name) VALUES ('failed-txn');
+SELECT 1/0;
+COMMIT;
+INSERT INTO items (id, name) VALUES (1, 'duplicate');
+INSERT INTO items (name) VALUES ('x') \\; SELECT 1/0;
+TRUNCATE kv;
+INSERT INTO kv VALUES ('after-truncate', 1);
+ALTER TABLE kv ADD COLUMN extra text DEFAULT 'd';
+UPDATE kv SET extra = 'e' WHERE k = 'after-truncate';
+""")
+        self.assertIn("3|plum|5", out.stdout)  # the client's own RETURNING, unchanged
+        entries = logapply.entries(px.log_dir)
+        text = str(entries)
+        for gone in ("undone-by-savepoint", "rolled-back", "failed-txn", "duplicate", "'x'", "multi-failed"):
+            self.assertNotIn(gone, text)
+        changes = [c for e in entries for c in e["changes"]]
+        inserts = [c for c in changes if c["op"] == "insert" and c["table"] == "items"]
+        self.assertEqual([c["new"]["name"] for c in inserts], ["apple", "pear", "plum", "multi", "after-commit", "kept"])
+        # Stored values: serial ids, defaults, now(), the BEFORE trigger's note.
+        stored = {r.split("|")[1]: r.split("|") for r in
+                  self.pg.psql("SELECT id, name, qty, created, note FROM items").splitlines()}
+        for c in inserts:
+            if c["new"]["name"] in stored:
+                row = stored[c["new"]["name"]]
+                self.assertEqual(c["new"]["id"], row[0])
+                self.assertEqual(c["new"]["note"], c["new"]["name"].upper() + "!")
+        update = next(c for c in changes if c["op"] == "update" and c["table"] == "items")
+        self.assertEqual(update["key"], {"id": "1"})
+        self.assertEqual(update["new"]["qty"], "11")
+        delete = next(c for c in changes if c["op"] == "delete")
+        self.assertEqual(delete["key"], {"id": "2"})
+        upsert = [c for c in changes if c.get("table") == "kv" and c["op"] == "update" and c["key"] == {"k": "a"}]
+        self.assertEqual(upsert[0]["new"]["v"], "11")
+        self.assertTrue(any(c["op"] == "truncate" and c.get("table") == "kv" for c in changes))
+        ddl = [c for c in changes if c["op"] == "ddl"]
+        self.assertTrue(any("ADD COLUMN extra" in c["sql"] for c in ddl))
+        self.assertTrue(all(c["search_path"] == '"$user", public' for c in ddl))
+        for e in entries:
+            self.assertTrue(e["xid"].isdigit() and e["xid"] != "0", e)
+            self.assertEqual(e["database"], "postgres")
+        self.assertEqual([e["lsn"] for e in entries], list(range(1, len(entries) + 1)))
+
+        # The log, applied in order to an empty database, gives the same tables.
+        copy = self.copy_db("replica")
+        logapply.apply(copy, entries)
+        self.assert_same_tables(["items", "kv"], copy)
+
+    def test_clients_see_the_same_results_and_errors(self):
+        px = self.proxy()
+        script = """
+CREATE TABLE t (id int PRIMARY KEY, a text, b bool, c numeric(6,2));
+INSERT INTO t VALUES (1, 'one', true, 1.5), (2, NULL, false, NULL) RETURNING *;
+INSERT INTO t VALUES (3, 'three', NULL, 3) RETURNING c, a, id * 2 AS twice;
+UPDATE t SET a = a || '!' WHERE id < 3 RETURNING id, a;
+DELETE FROM t WHERE id = 2 RETURNING b;
+INSERT INTO t VALUES (1, 'dup', true, 0);
+UPDATE t SET nosuch = 1 WHERE id = 1;
+INSERT INTO t (id, a) VALUES (4, 'four'); SELECT nosuch FROM t;
+BEGIN; INSERT INTO t VALUES (5, 'five') RETURNING id; SELECT bad FROM t; COMMIT;
+SELECT * FROM t ORDER BY id;
+"""
+        self.pg.psql("CREATE DATABASE direct")
+        self.pg.psql("CREATE DATABASE proxied")
+        args = ("-v", "VERBOSITY=verbose", "-e")
+        direct = self.psql(self.pg, script, dbname="direct", extra=args)
+        proxied = self.psql(px, script, dbname="proxied", extra=args)
+        self.assertEqual(direct.stdout, proxied.stdout)
+        self.assertEqual(direct.stderr, proxied.stderr)
+        self.assertIn("LINE 1: UPDATE t SET nosuch", proxied.stderr)
+
+    def test_function_writes_are_rejected_by_default(self):
+        px = self.proxy()
+        self.psql(px, """
+CREATE TABLE t (id serial PRIMARY KEY, a text);
+CREATE FUNCTION w(x text) RETURNS int LANGUAGE plpgsql AS
+  $$BEGIN INSERT INTO t (a) VALUES (x); RETURN 1; END$$;
+CREATE PROCEDURE p() LANGUAGE sql AS $$INSERT INTO t (a) VALUES ('proc')$$;
+""")
+        for stmt in ("SELECT w('auto')", "BEGIN; INSERT INTO t (a) VALUES ('ok'); SELECT w('in-txn'); COMMIT",
+                     "CALL p()", "DO $$BEGIN INSERT INTO t (a) VALUES ('do'); END$$"):
+            r = self.psql(px, stmt + ";\n")
+            self.assertIn("sqltap rolled back the transaction: captured table public.t", r.stderr, stmt)
+        self.assertEqual(self.pg.psql("SELECT count(*) FROM t"), "0")
+        self.assertFalse(any(c["op"] == "insert" for e in logapply.entries(px.log_dir) for c in e["changes"]))
+        # Other tables are not held back by it.
+        r = self.psql(px, "INSERT INTO t (a) VALUES ('plain');\n")
+        self.assertEqual(r.stderr, "")
+        self.assertEqual(self.pg.psql("SELECT a FROM t"), "plain")
+
+    def test_function_writes_are_flagged_with_uncaptured_log(self):
+        px = self.proxy(uncaptured="log")
+        self.psql(px, """
+CREATE TABLE t (id serial PRIMARY KEY, a text);
+CREATE FUNCTION w(x text) RETURNS int LANGUAGE plpgsql AS
+  $$BEGIN INSERT INTO t (a) VALUES (x); RETURN 1; END$$;
+SELECT w('by-function');
+""")
+        self.assertEqual(self.pg.psql("SELECT a FROM t"), "by-function")
+        resync = [c for e in logapply.entries(px.log_dir) for c in e["changes"] if c["op"] == "resync"]
+        self.assertEqual(len(resync), 1, resync)
+        self.assertEqual((resync[0]["schema"], resync[0]["table"]), ("public", "t"))
+
+    def test_excluded_tables_and_capture_off(self):
+        px = self.proxy(exclude="public.scratch")
+        self.psql(px, """
+CREATE TABLE scratch (id int PRIMARY KEY);
+CREATE TABLE kept (id int PRIMARY KEY);
+INSERT INTO scratch VALUES (1);
+INSERT INTO kept VALUES (1);
+""")
+        tables = {c.get("table") for e in logapply.entries(px.log_dir) for c in e["changes"]}
+        self.assertIn("kept", tables)
+        self.assertNotIn("scratch", tables)
+        off = self.fixture(harness.Sqltapd(self.pg.port))
+        self.psql(off, "INSERT INTO kept VALUES (2);\n")
+        self.assertEqual(self.pg.psql("SELECT count(*) FROM kept"), "2")
+        self.assertFalse(os.path.exists(off.log_dir))
+
+    def test_async_durability(self):
+        px = self.proxy(durability="async")
+        self.psql(px, "CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t VALUES (1), (2);\n"
+                      "BEGIN; INSERT INTO t VALUES (3); COMMIT;\n")
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            entries = logapply.entries(px.log_dir)
+            if len(entries) == 3:
+                break
+            time.sleep(0.1)
+        self.assertEqual([len(e["changes"]) for e in entries], [1, 2, 1])
+
+    def test_concurrent_sessions_replay_to_the_same_tables(self):
+        seconds = int(os.environ.get("SQLTAP_CAPTURE_SECONDS", "30"))
+        px = self.proxy()
+        self.psql(px, """
+CREATE TABLE acct (id int PRIMARY KEY, bal bigint NOT NULL, touched int DEFAULT 0);
+INSERT INTO acct SELECT g, 1000 FROM generate_series(1, 200) g;
+CREATE TABLE hist (id bigserial PRIMARY KEY, a int, b int, amount int, at timestamptz DEFAULT now());
+CREATE TABLE tally (k int PRIMARY KEY, n int NOT NULL);
+""")
+        work = tempfile.mkdtemp(prefix="sqltap-pgbench-")
+        scripts = {
+            "transfer.sql": """\\set a random(1, 200)
+\\set b random(1, 200)
+\\set amt random(1, 50)
+BEGIN;
+UPDATE acct SET bal = bal - :amt, touched = touched + 1 WHERE id = least(:a, :b);
+UPDATE acct SET bal = bal + :amt, touched = touched + 1 WHERE id = greatest(:a, :b);
+INSERT INTO hist (a, b, amount) VALUES (:a, :b, :amt);
+END;
+""",
+            "upsert.sql": """\\set k random(1, 50)
+INSERT INTO tally VALUES (:k, 1) ON CONFLICT (k) DO UPDATE SET n = tally.n + 1;
+""",
+            "trim.sql": """\\set a random(1, 200)
+DELETE FROM hist WHERE a = :a AND id % 3 = 0;
+""",
+            "savepoint.sql": """\\set a random(1, 200)
+BEGIN;
+UPDATE acct SET touched = touched + 100 WHERE id = :a;
+SAVEPOINT s;
+UPDATE acct SET bal = 0 WHERE id = :a;
+ROLLBACK TO SAVEPOINT s;
+END;
+""",
+        }
+        args = []
+        for name, body in scripts.items():
+            path = os.path.join(work, name)
+            with open(path, "w") as f:
+                f.write(body)
+            args += ["-f", path]
+        r = subprocess.run(["pgbench", "-n", "-c", "6", "-j", "2", "-T", str(seconds), *args,
+                            "-h", "127.0.0.1", "-p", str(px.port), "-U", "postgres", "postgres"],
+                           capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stderr + r.stdout)
+        self.assertIn("number of failed transactions: 0", r.stdout)
+        entries = logapply.entries(px.log_dir)
+        self.assertGreater(len(entries), 100)
+        copy = self.copy_db("replica")
+        logapply.apply(copy, entries)
+        self.assert_same_tables(["acct", "hist", "tally"], copy)
+
+
+if __name__ == "__main__":
+    harness.main()
