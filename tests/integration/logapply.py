@@ -3,6 +3,8 @@ another database (a minimal replay, to prove the log is complete and ordered),
 and compare tables between servers."""
 import json
 import os
+import re
+import time
 
 import psycopg
 from psycopg import sql
@@ -12,7 +14,22 @@ import harness
 DUMP = os.path.join(harness.BUILD_DIR, "bin", "sqltap-dump")
 
 
+def settled(log_dir, timeout=20.0):
+    """Waits until no entry is in doubt: a COMMIT's resolution is written just
+    after the client got its answer, so a reader may look a moment early."""
+    deadline = time.time() + timeout
+    while True:
+        out = harness.run([DUMP, "--log", log_dir, "--stats"]).stdout
+        m = re.search(r"(\d+) in doubt", out)
+        if m and m.group(1) == "0":
+            return
+        if time.time() > deadline:
+            raise AssertionError(f"log entries stay in doubt:\n{out}")
+        time.sleep(0.05)
+
+
 def entries(log_dir, *args):
+    settled(log_dir)
     out = harness.run([DUMP, "--log", log_dir, "--format", "json", *args]).stdout
     return [json.loads(line) for line in out.splitlines() if line.strip()]
 

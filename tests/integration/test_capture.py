@@ -174,12 +174,13 @@ SELECT w('by-function');
 
     def test_excluded_tables_and_capture_off(self):
         px = self.proxy(exclude="public.scratch")
-        self.psql(px, """
+        r = self.psql(px, """
 CREATE TABLE scratch (id int PRIMARY KEY);
 CREATE TABLE kept (id int PRIMARY KEY);
 INSERT INTO scratch VALUES (1);
 INSERT INTO kept VALUES (1);
 """)
+        self.assertEqual(r.stderr, "")
         tables = {c.get("table") for e in logapply.entries(px.log_dir) for c in e["changes"]}
         self.assertIn("kept", tables)
         self.assertNotIn("scratch", tables)
