@@ -258,6 +258,8 @@ struct session_capture::state : std::enable_shared_from_this<session_capture::st
     void send_query(byte_buffer& out, std::string text, std::shared_ptr<request> r);
     void on_command_complete(request& r, slot& s, std::string_view tag);
     void on_ready(request& r);
+    // The front request's ReadyForQuery: the request is done.
+    std::shared_ptr<request> finish_request(const protocol::frame& f);
     void on_snapshot(request& r, slot& s);
     bool fix_error_position(const request& r, const protocol::frame& f, byte_buffer& out);
     std::vector<std::string> find_uncaptured_now(const stats_snapshot& now) const;
@@ -950,6 +952,18 @@ void session_capture::state::on_ready(request& r) {
     }
 }
 
+std::shared_ptr<request> session_capture::state::finish_request(const protocol::frame& f) {
+    protocol::ready_for_query_msg z;
+    if (!protocol::decode(f.body, z)) status = z.status;
+    auto r = std::move(pending.front());
+    pending.pop_front();
+    r->status = status;
+    r->done = true;
+    on_ready(*r);
+    poke();
+    return r;
+}
+
 bool session_capture::state::fix_error_position(const request& r, const protocol::frame& f, byte_buffer& out) {
     if (r.ours_prefix == 0 && r.part_offset == 0 && r.insertions.empty()) return false;
     protocol::field_msg m;
@@ -981,16 +995,7 @@ verdict session_capture::state::server_message(const protocol::frame& f, byte_bu
     request& r = *pending.front();
 
     if (r.extended) {
-        if (tag == 'Z') {
-            protocol::ready_for_query_msg z;
-            if (!protocol::decode(f.body, z)) status = z.status;
-            r.status = status;
-            r.done = true;
-            auto keep = pending.front();
-            pending.pop_front();
-            on_ready(*keep);
-            poke();
-        }
+        if (tag == 'Z') finish_request(f);
         return verdict::forward;
     }
 
@@ -1097,18 +1102,11 @@ verdict session_capture::state::server_message(const protocol::frame& f, byte_bu
             if (s) ++r.cur;
             return verdict::forward;
         case 'Z': {
-            protocol::ready_for_query_msg z;
-            if (!protocol::decode(f.body, z)) status = z.status;
-            r.status = status;
-            r.done = true;
-            auto keep = pending.front();
-            pending.pop_front();
+            auto keep = finish_request(f);
             // A part that failed ends the whole message: its ReadyForQuery is
             // the client's, unless sqltapd must still end its own block.
-            bool failed = r.error || status == 'E';
-            bool swallow = r.ours || (r.hold_z && (r.wrapped || !failed));
-            on_ready(*keep);
-            poke();
+            bool failed = keep->error || status == 'E';
+            bool swallow = keep->ours || (keep->hold_z && (keep->wrapped || !failed));
             return swallow ? verdict::replace : verdict::forward;
         }
         default: return verdict::forward;  // COPY traffic, ParameterDescription, …

@@ -6,12 +6,19 @@
 namespace sqltap::capture {
 
 std::string_view stats_query() noexcept {
-    return "SELECT s.r::text, n.nspname::text, c.relname::text, sum(s.i)::text, sum(s.u)::text, sum(s.d)::text "
-           "FROM (SELECT coalesce(pg_catalog.pg_partition_root(x.relid)::oid, x.relid) AS r, x.n_tup_ins AS i, "
-           "x.n_tup_upd AS u, x.n_tup_del AS d FROM pg_catalog.pg_stat_xact_user_tables x "
-           "WHERE x.n_tup_ins + x.n_tup_upd + x.n_tup_del > 0) s "
-           "JOIN pg_catalog.pg_class c ON c.oid = s.r JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
-           "WHERE c.relkind IN ('r', 'p') GROUP BY 1, 2, 3";
+    // Only user tables (oid >= 16384, FirstNormalObjectId) of kind r or p;
+    // the counters are read for each, the names only for written ones (under
+    // their root table when they are partitions).
+    return "SELECT r.oid::text, (SELECT n.nspname::text FROM pg_catalog.pg_namespace n WHERE n.oid = r.relnamespace), "
+           "r.relname::text, t.i::text, t.u::text, t.d::text "
+           "FROM (SELECT c.oid, c.relispartition, "
+           "pg_catalog.pg_stat_get_xact_tuples_inserted(c.oid) AS i, "
+           "pg_catalog.pg_stat_get_xact_tuples_updated(c.oid) AS u, "
+           "pg_catalog.pg_stat_get_xact_tuples_deleted(c.oid) AS d "
+           "FROM pg_catalog.pg_class c WHERE c.oid >= 16384 AND c.relkind IN ('r', 'p')) t "
+           "JOIN pg_catalog.pg_class r ON r.oid = CASE WHEN t.relispartition "
+           "THEN pg_catalog.pg_partition_root(t.oid)::oid ELSE t.oid END "
+           "WHERE t.i + t.u + t.d > 0";
 }
 
 namespace {
@@ -27,13 +34,17 @@ std::uint64_t minus(std::uint64_t a, std::uint64_t b) { return a > b ? a - b : 0
 bool add_stats_row(stats_snapshot& s, const std::vector<std::optional<std::string>>& row) {
     if (row.size() != 6 || !row[1] || !row[2]) return false;
     std::uint32_t oid = 0;
-    table_counts t;
-    if (!number(row[0], oid) || !number(row[3], t.n.inserted) || !number(row[4], t.n.updated) ||
-        !number(row[5], t.n.deleted))
+    write_counts n;
+    if (!number(row[0], oid) || !number(row[3], n.inserted) || !number(row[4], n.updated) ||
+        !number(row[5], n.deleted))
         return false;
+    // Partitions of one root come as several rows of the root: add them up.
+    table_counts& t = s[oid];
     t.schema = *row[1];
     t.name = *row[2];
-    s[oid] = std::move(t);
+    t.n.inserted += n.inserted;
+    t.n.updated += n.updated;
+    t.n.deleted += n.deleted;
     return true;
 }
 

@@ -40,7 +40,8 @@ using expected_counts = std::map<std::uint32_t, write_counts>;     // by table o
 // inserted, updated, deleted; all text).
 std::string_view stats_query() noexcept;
 
-// Adds one row of stats_query()'s answer; false when it is malformed.
+// Adds one row of stats_query()'s answer (several rows of one root table add
+// up); false when it is malformed.
 bool add_stats_row(stats_snapshot& s, const std::vector<std::optional<std::string>>& row);
 
 struct uncaptured_write {

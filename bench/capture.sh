@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Capture overhead benchmark: pgbench tpcb-like (simple protocol) at 1 and 16
+# clients through three sqltapd instances on one throwaway server, in one run:
+# capture off, durability = async, durability = strict. Prints TPS, p99
+# latency, captured transactions per second, log bytes per transaction and the
+# ratios to capture off. The publisher keeps PostgreSQL's default durability
+# (fsync, synchronous_commit on), so strict's own fsync is compared with the
+# server's.
+#
+#   bench/capture.sh                 10 s per point
+#   BENCH_SECONDS=30 bench/capture.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds="${BENCH_SECONDS:-10}"
+scale="${BENCH_SCALE:-10}"
+io_threads="${SQLTAPD_IO_THREADS:-2}"
+
+scripts/bootstrap >/dev/null
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j"$(nproc)" --target sqltapd sqltap-dump >/dev/null
+
+. scripts/lib/throwaway_pg.sh
+work="$(mktemp -d /tmp/sqltap-bench-capture.XXXXXX)"
+chmod 755 "$work"
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  pg_stop "$work"
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+pg_init "$work"
+pg_port=$(free_port)
+pg_start "$work" "$pg_port" -c max_connections=100 -c shared_buffers=256MB
+
+declare -A port
+for mode in off async strict; do
+  port[$mode]=$(free_port)
+  {
+    echo "[proxy]"
+    echo "listen = 127.0.0.1:${port[$mode]}"
+    echo "io_threads = $io_threads"
+    echo "log_level = warning"
+    echo "[publisher]"
+    echo "port = $pg_port"
+    echo "sslmode = disable"
+    echo "admin_conninfo = host=127.0.0.1 port=$pg_port user=postgres sslmode=disable"
+    echo "[capture]"
+    if [ "$mode" = off ]; then echo "enabled = off"; else echo "log_dir = $work/log-$mode"; echo "durability = $mode"; fi
+  } > "$work/$mode.conf"
+  build/bin/sqltapd --config "$work/$mode.conf" >"$work/$mode.log" 2>&1 &
+  pids+=("$!")
+done
+for mode in off async strict; do wait_port "${port[$mode]}"; done
+
+echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r)"
+echo "date: $(date -u '+%Y-%m-%d %H:%M UTC'); $seconds s per point; pgbench tpcb-like -M simple, scale $scale; sqltapd io_threads=$io_threads"
+pgbench -i -q -s "$scale" -h 127.0.0.1 -p "$pg_port" -U postgres postgres >/dev/null 2>&1
+
+# log_stat MODE FIELD -> committed entries | used bytes (0 without a log)
+log_stat() {
+  local dir="$work/log-$1"
+  [ -d "$dir" ] || { echo 0; return; }
+  local out; out=$(build/bin/sqltap-dump --log "$dir" --stats)
+  case $2 in
+    entries) echo "$out" | awk '/^entries:/ {print $2}' ;;
+    bytes) echo "$out" | awk '/^size:/ {print $2}' ;;
+  esac
+}
+
+# run MODE CLIENTS -> "tps p99_ms captured_per_s log_bytes_per_tx"
+run() {
+  local mode=$1 clients=$2 e0 b0 e1 b1 out tps tx p99
+  e0=$(log_stat "$mode" entries); b0=$(log_stat "$mode" bytes)
+  rm -f "$work"/pgbench_log.*
+  out=$(cd "$work" && pgbench -h 127.0.0.1 -p "${port[$mode]}" -U postgres -M simple -n -l \
+        -c "$clients" -j "$(( clients < 2 ? 1 : 2 ))" -T "$seconds" postgres 2>&1)
+  sleep 0.5  # the last resolutions reach the log
+  e1=$(log_stat "$mode" entries); b1=$(log_stat "$mode" bytes)
+  tps=$(echo "$out" | awk -F'= ' '/^tps/ {split($2, a, " "); print a[1]}')
+  tx=$(echo "$out" | awk -F': ' '/actually processed/ {split($2, a, "/"); print a[1]}')
+  p99=$(cat "$work"/pgbench_log.* | awk '{print $3}' | sort -n | awk '{v[NR]=$1} END {i=int(NR*0.99); if (i<1) i=1; printf "%.3f", v[i]/1000}')
+  awk -v tps="$tps" -v p99="$p99" -v de="$((e1 - e0))" -v db="$((b1 - b0))" -v s="$seconds" -v tx="$tx" \
+    'BEGIN {printf "%s %s %.1f %.0f\n", tps, p99, de / s, (de > 0 ? db / de : 0)}'
+}
+
+printf '\n%3s %-7s | %9s %9s | %10s %10s | %9s %9s\n' cl capture tps p99-ms captured/s bytes/tx "tps/off" "p99/off"
+printf '%s\n' "$(printf '=%.0s' $(seq 1 86))"
+for clients in 1 16; do
+  declare -A res=()
+  for mode in off async strict; do res[$mode]=$(run "$mode" "$clients"); done
+  read -r o_tps o_p99 _ _ <<<"${res[off]}"
+  for mode in off async strict; do
+    read -r tps p99 cps bpt <<<"${res[$mode]}"
+    awk -v c="$clients" -v m="$mode" -v tps="$tps" -v p99="$p99" -v cps="$cps" -v bpt="$bpt" -v ot="$o_tps" -v op="$o_p99" \
+      'BEGIN {printf "%3d %-7s | %9.0f %9.3f | %10.1f %10.0f | %9.2f %9.2f\n", c, m, tps, p99, cps, bpt, tps / ot, p99 / op}'
+  done
+done
+echo
+echo "captured/s: transactions appended to the change log per second; bytes/tx: growth of the"
+echo "log's pages in use per captured transaction; tps/off and p99/off: ratios to capture off"
+echo "(goal: async >= 0.90 and strict >= 0.75 of capture-off TPS at 16 clients)."
