@@ -20,17 +20,7 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$(nproc)" --target sqltapd sqltap-dump >/dev/null
 
 . scripts/lib/throwaway_pg.sh
-work="$(mktemp -d /tmp/sqltap-bench-capture.XXXXXX)"
-chmod 755 "$work"
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  pg_stop "$work"
-  rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_workdir sqltap-bench-capture
 
 pg_init "$work"
 pg_port=$(free_port)

@@ -3,6 +3,7 @@
 #include <pg_query.h>
 #include <pg_query/pg_query.pb-c.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cstring>
 
@@ -276,15 +277,6 @@ statement classify(const node* n) {
     return s;
 }
 
-bool contains_word_ci(std::string_view hay, std::string_view needle) {
-    if (needle.size() > hay.size()) return false;
-    for (std::size_t i = 0; i + needle.size() <= hay.size(); ++i) {
-        std::size_t j = 0;
-        while (j < needle.size() && std::toupper(static_cast<unsigned char>(hay[i + j])) == needle[j]) ++j;
-        if (j == needle.size()) return true;
-    }
-    return false;
-}
 
 }  // namespace
 
@@ -413,8 +405,22 @@ bool certainly_read_only(std::string_view sql) noexcept {
     auto semi = sql.find(';');
     if (semi != std::string_view::npos && skip_blank(sql, semi + 1) != sql.size()) return false;
     for (std::string_view w : {"INSERT", "UPDATE", "DELETE", "MERGE", "INTO", "COPY", "TRUNCATE"})
-        if (contains_word_ci(sql, w)) return false;
+        if (contains_ci(sql, w)) return false;
     return true;
+}
+
+bool equals_ci(std::string_view a, std::string_view b) noexcept {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i)
+        if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
+    return true;
+}
+
+bool contains_ci(std::string_view hay, std::string_view needle) noexcept {
+    if (needle.size() > hay.size()) return false;
+    for (std::size_t i = 0; i + needle.size() <= hay.size(); ++i)
+        if (equals_ci(hay.substr(i, needle.size()), needle)) return true;
+    return false;
 }
 
 bool may_call_functions(std::string_view sql) noexcept {
@@ -473,20 +479,12 @@ bool may_call_functions(std::string_view sql) noexcept {
             if (k < sql.size() && sql[k] == '(') {
                 if (word.find('.') != std::string_view::npos) {
                     // Only pg_catalog.<allowed> is known.
-                    if (word.size() < 11 || !contains_word_ci(word.substr(0, 11), "PG_CATALOG.")) return true;
+                    if (word.size() < 11 || !equals_ci(word.substr(0, 11), "pg_catalog.")) return true;
                     word.remove_prefix(11);
                 }
-                bool ok = false;
-                for (auto a : allowed) {
-                    if (a.size() != word.size()) continue;
-                    std::size_t n = 0;
-                    while (n < a.size() && std::toupper(static_cast<unsigned char>(word[n])) == a[n]) ++n;
-                    if (n == a.size()) {
-                        ok = true;
-                        break;
-                    }
-                }
-                if (!ok) return true;
+                if (std::none_of(std::begin(allowed), std::end(allowed),
+                                 [&](std::string_view a) { return equals_ci(word, a); }))
+                    return true;
             }
             i = j;
             continue;

@@ -92,6 +92,10 @@ bool certainly_read_only(std::string_view sql) noexcept;
 // autocommit read needs its writes checked.
 bool may_call_functions(std::string_view sql) noexcept;
 
+// ASCII case-insensitive comparisons, for keywords in SQL text.
+bool equals_ci(std::string_view a, std::string_view b) noexcept;
+bool contains_ci(std::string_view hay, std::string_view needle) noexcept;
+
 // The position after the whitespace and comments (-- and nested /* */) that
 // start at sql[i].
 std::size_t skip_blank(std::string_view sql, std::size_t i) noexcept;

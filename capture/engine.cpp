@@ -101,7 +101,6 @@ admin_connection& engine::admin(const std::string& database) {
 }
 
 void engine::resolve_pending() {
-    static std::map<std::uint64_t, std::chrono::steady_clock::time_point> first_seen;
     auto now = std::chrono::steady_clock::now();
     std::vector<in_doubt_entry> entries;
     try {
@@ -112,8 +111,8 @@ void engine::resolve_pending() {
     }
     std::map<std::uint64_t, std::chrono::steady_clock::time_point> seen;
     for (const auto& d : entries) {
-        auto it = first_seen.find(d.lsn);
-        auto t = it == first_seen.end() ? now : it->second;
+        auto it = first_seen_.find(d.lsn);
+        auto t = it == first_seen_.end() ? now : it->second;
         seen[d.lsn] = t;
         if (now - t < resolve_age) continue;
         try {
@@ -129,7 +128,7 @@ void engine::resolve_pending() {
             warn(std::string("in-doubt entry ") + std::to_string(d.lsn) + ": " + x.what());
         }
     }
-    first_seen = std::move(seen);
+    first_seen_ = std::move(seen);
 }
 
 std::string engine::cache_key(const std::string& database, const std::vector<std::string>& schemas,
@@ -213,10 +212,5 @@ void engine::finish_prepared(const std::string& database, const std::string& gid
     }
 }
 
-void engine::resolve_later(std::uint64_t) {
-    // The periodic pass picks up every entry older than resolve_age; nothing
-    // to remember beyond what the log already holds.
-    cv_.notify_one();
-}
 
 }  // namespace sqltap::capture

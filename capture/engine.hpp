@@ -3,6 +3,8 @@
 // catalog cache and the worker thread that talks to the publisher over admin
 // connections (catalog lookups, in-doubt resolution). Sessions never block on
 // any of it: lookups complete through callbacks run on the worker thread.
+// In-doubt entries that stay so (a session ended while its COMMIT was on its
+// way) are resolved by the worker's pass every second.
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -80,10 +82,6 @@ public:
     // COMMIT/ROLLBACK PREPARED went through (from any session).
     void finish_prepared(const std::string& database, const std::string& gid, bool committed);
 
-    // A session ended while its COMMIT's outcome was unknown: the worker asks
-    // the publisher until the transaction is over.
-    void resolve_later(std::uint64_t lsn);
-
     void warn(const std::string& s) const;
     void info(const std::string& s) const;
 
@@ -113,6 +111,8 @@ private:
     bool stopping_ = false;
     bool resolve_wanted_ = false;
     std::map<std::string, std::unique_ptr<admin_connection>> admins_;  // worker thread only
+    // When the worker first saw each in-doubt entry (worker thread only).
+    std::map<std::uint64_t, std::chrono::steady_clock::time_point> first_seen_;
     std::thread worker_;
 };
 

@@ -21,14 +21,20 @@ std::size_t dollar_tag(std::string_view sql, std::size_t i) {
 
 }  // namespace
 
-std::string quote_ident(std::string_view name) {
-    std::string out = "\"";
-    for (char c : name) {
-        if (c == '"') out += "\"\"";
-        else out += c;
+namespace {
+// `text` between two `q`s, each `q` inside doubled.
+std::string quoted(std::string_view text, char q) {
+    std::string out(1, q);
+    for (char c : text) {
+        out += c;
+        if (c == q) out += c;
     }
-    return out + "\"";
+    return out + q;
 }
+}  // namespace
+
+std::string quote_ident(std::string_view name) { return quoted(name, '"'); }
+std::string quote_literal(std::string_view text) { return quoted(text, '\''); }
 
 std::size_t last_token_end(std::string_view sql, std::size_t from, std::size_t to) {
     to = std::min(to, sql.size());

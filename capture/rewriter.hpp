@@ -50,5 +50,7 @@ rewrite_outcome rewrite(std::string_view sql, const analysis& a,
 std::size_t last_token_end(std::string_view sql, std::size_t from, std::size_t to);
 
 std::string quote_ident(std::string_view name);
+// A standard-conforming string literal ('it''s').
+std::string quote_literal(std::string_view text);
 
 }  // namespace sqltap::capture

@@ -35,25 +35,6 @@ std::size_t utf8_chars(std::string_view s) {
     return n;
 }
 
-bool contains_ci(std::string_view hay, std::string_view needle) {
-    if (needle.size() > hay.size()) return false;
-    for (std::size_t i = 0; i + needle.size() <= hay.size(); ++i) {
-        std::size_t j = 0;
-        while (j < needle.size() && std::tolower(static_cast<unsigned char>(hay[i + j])) == needle[j]) ++j;
-        if (j == needle.size()) return true;
-    }
-    return false;
-}
-
-std::string sql_literal(std::string_view s) {
-    std::string out = "'";
-    for (char c : s) {
-        if (c == '\'') out += "''";
-        else out += c;
-    }
-    return out + "'";
-}
-
 bool is_commit_like(statement_kind k) {
     return k == statement_kind::commit || k == statement_kind::prepare_transaction;
 }
@@ -103,8 +84,8 @@ constexpr std::string_view xid_query = "SELECT pg_catalog.pg_current_xact_id()::
 }  // namespace
 
 std::string raise_sql(std::string_view sqlstate, std::string_view message, std::string_view hint) {
-    std::string body = "RAISE EXCEPTION USING ERRCODE = " + sql_literal(sqlstate) + ", MESSAGE = " + sql_literal(message);
-    if (!hint.empty()) body += ", HINT = " + sql_literal(hint);
+    std::string body = "RAISE EXCEPTION USING ERRCODE = " + quote_literal(sqlstate) + ", MESSAGE = " + quote_literal(message);
+    if (!hint.empty()) body += ", HINT = " + quote_literal(hint);
     std::string tag = "$sqltap$";
     while (body.find(tag) != std::string::npos) tag.insert(1, "x");
     return "DO " + tag + "BEGIN " + body + "; END" + tag;
@@ -182,7 +163,7 @@ struct mark {  // a savepoint, for the write-count segments
     std::string name;
     stats_snapshot base;
     expected_counts expected;
-    std::vector<std::string> flags;
+    std::vector<uncaptured_write> flags;
     std::optional<stats_snapshot> snap;
 };
 
@@ -208,7 +189,7 @@ struct session_capture::state : std::enable_shared_from_this<session_capture::st
     stats_snapshot base;
     expected_counts expected;    // rows captured since `base`, by table oid
     std::vector<mark> marks;
-    std::vector<std::string> flags;  // uncaptured writes found in closed segments
+    std::vector<uncaptured_write> flags;  // found in segments already judged
     std::vector<std::uint32_t> truncated;
     std::vector<std::pair<relation, std::string>> resync;  // uncaptured = log: table, why
     std::vector<std::string> ddl_tables;  // "schema.name" changed by DDL in this transaction
@@ -262,7 +243,7 @@ struct session_capture::state : std::enable_shared_from_this<session_capture::st
     std::shared_ptr<request> finish_request(const protocol::frame& f);
     void on_snapshot(request& r, slot& s);
     bool fix_error_position(const request& r, const protocol::frame& f, byte_buffer& out);
-    std::vector<std::string> find_uncaptured_now(const stats_snapshot& now) const;
+    std::vector<uncaptured_write> find_uncaptured_now(const stats_snapshot& now) const;
 };
 
 // ---------------------------------------------------------------------------
@@ -293,7 +274,7 @@ struct session_capture::state::query_op {
     bool commit_is_client = false;  // the COMMIT being done is the client's statement
     std::size_t commit_stmt = 0;
     std::shared_ptr<commit_ticket> ticket;  // the commit being prepared
-    std::vector<std::string> uncaptured;
+    std::vector<uncaptured_write> uncaptured;
     std::map<std::string, table_ptr> tables;  // resolved targets, by "schema\0name"
 };
 
@@ -322,9 +303,9 @@ void session_capture::state::send_query(byte_buffer& out, std::string text, std:
     pending.push_back(std::move(r));
 }
 
-std::vector<std::string> session_capture::state::find_uncaptured_now(const stats_snapshot& now) const {
-    std::vector<std::string> out = flags;
-    for (const auto& u : find_uncaptured(base, now, expected, eng->filter(), truncated)) out.push_back(u.describe());
+std::vector<uncaptured_write> session_capture::state::find_uncaptured_now(const stats_snapshot& now) const {
+    std::vector<uncaptured_write> out = flags;
+    for (auto& u : find_uncaptured(base, now, expected, eng->filter(), truncated)) out.push_back(std::move(u));
     return out;
 }
 
@@ -495,7 +476,9 @@ verdict session_capture::state::on_query(const protocol::frame& f, byte_buffer& 
                 }
                 std::string unsupported;
                 const table_info* unsupported_table = nullptr;
+                // In a failed transaction everything fails: nothing to rewrite.
                 auto outcome = rewrite(part_text, sub, [&](const statement& s) -> const table_info* {
+                    if (status == 'E') return nullptr;
                     for (const auto& t : s.targets) {
                         if (table_ptr p = resolve(t)) {
                             keep.push_back(p);
@@ -504,7 +487,6 @@ verdict session_capture::state::on_query(const protocol::frame& f, byte_buffer& 
                     }
                     return nullptr;
                 });
-                if (status == 'E') outcome = rewrite_outcome{std::string(part_text), std::vector<std::optional<capture_plan>>(sub.statements.size()), {}, nullptr, {}};
                 unsupported = outcome.unsupported;
                 unsupported_table = outcome.unsupported_table;
 
@@ -699,11 +681,9 @@ verdict session_capture::state::on_query(const protocol::frame& f, byte_buffer& 
                             eng->counters().flagged_uncaptured.fetch_add(1, std::memory_order_relaxed);
                             for (const auto& u : o.uncaptured) {
                                 relation rel;
-                                auto dot = u.find('.');
-                                auto sp = u.find(" (");
-                                rel.schema = u.substr(0, dot);
-                                rel.table = dot == std::string::npos ? u : u.substr(dot + 1, sp - dot - 1);
-                                resync.emplace_back(rel, "written without returning its rows: " + u);
+                                rel.schema = u.schema;
+                                rel.table = u.name;
+                                resync.emplace_back(rel, "written without returning its rows: " + u.describe());
                             }
                         }
                         for (auto& [rel, why] : resync) {
@@ -760,7 +740,7 @@ verdict session_capture::state::on_query(const protocol::frame& f, byte_buffer& 
                 }
                 if (reject) {
                     std::string list;
-                    for (const auto& u : o.uncaptured) list += (list.empty() ? "" : "; ") + u;
+                    for (const auto& u : o.uncaptured) list += (list.empty() ? "" : "; ") + u.describe();
                     return end_with_rollback(state_uncaptured,
                                              "sqltap rolled back the transaction: captured table " + list +
                                                  " was written in a way sqltapd cannot capture (by a function, "
@@ -903,10 +883,10 @@ void session_capture::state::on_command_complete(request& r, slot& s, std::strin
                 flags = m.flags;
                 // The segment before the savepoint stays: judge it now.
                 if (m.snap)
-                    for (const auto& u : find_uncaptured(m.base, *m.snap, m.expected, eng->filter(), truncated))
-                        flags.push_back(u.describe());
+                    for (auto& u : find_uncaptured(m.base, *m.snap, m.expected, eng->filter(), truncated))
+                        flags.push_back(std::move(u));
                 else
-                    flags.push_back("(a savepoint whose write counts sqltapd could not take)");
+                    flags.push_back(uncaptured_write{});  // no table to name: see describe()
                 break;
             }
             break;
@@ -1124,9 +1104,7 @@ session_capture::session_capture(std::shared_ptr<engine> e, asio::any_io_executo
 
 session_capture::~session_capture() {
     // A COMMIT whose answer never came leaves its entry in doubt; the
-    // engine's worker asks the publisher how it ended.
-    for (const auto& r : st_->pending)
-        if (r->ticket && !r->ticket->resolved) st_->eng->resolve_later(r->ticket->lsn);
+    // engine's worker finds it there and asks the publisher how it ended.
     st_->op.reset();
 }
 

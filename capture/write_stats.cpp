@@ -49,6 +49,7 @@ bool add_stats_row(stats_snapshot& s, const std::vector<std::optional<std::strin
 }
 
 std::string uncaptured_write::describe() const {
+    if (name.empty()) return "(a savepoint whose write counts sqltapd could not take)";
     std::string out = schema + "." + name + " (";
     auto part = [&](const char* what, std::uint64_t counted_n, std::uint64_t captured_n) {
         if (counted_n == captured_n) return;

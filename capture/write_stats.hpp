@@ -48,7 +48,9 @@ struct uncaptured_write {
     std::uint32_t oid = 0;
     std::string schema, name;
     write_counts counted, captured;
-    std::string describe() const;  // "public.t (1 insert counted, 0 captured)"
+    // "public.t (1 inserts made, 0 captured)"; without a name (counts that
+    // could not be taken), says so.
+    std::string describe() const;
 };
 
 // Captured tables whose counts moved between `before` and `after` by more

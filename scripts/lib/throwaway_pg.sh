@@ -24,3 +24,20 @@ pg_start() {
 pg_stop() {
   if [ -f "$1/data/postmaster.pid" ]; then as_pg "$pgbin/pg_ctl" -D "$1/data" -m immediate -w stop >/dev/null 2>&1 || true; fi
 }
+
+# bench_workdir PREFIX: makes $work (a temp dir the postgres user can enter) and
+# an empty $pids; on exit the processes in $pids get SIGTERM and are waited
+# for, the server in $work stops and $work is removed. Ctrl-C exits with 130.
+bench_workdir() {
+  work="$(mktemp -d "/tmp/$1.XXXXXX")"
+  chmod 755 "$work"
+  pids=()
+  trap bench_cleanup EXIT
+  trap 'exit 130' INT TERM
+}
+bench_cleanup() {
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  pg_stop "$work"
+  rm -rf "$work"
+}
