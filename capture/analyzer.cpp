@@ -180,7 +180,10 @@ statement classify(const node* n) {
         case PG_QUERY__NODE__NODE_COPY_STMT: {
             const PgQuery__CopyStmt* c = n->copy_stmt;
             s.kind = c->is_from ? statement_kind::copy_from : statement_kind::copy_to;
-            if (c->is_from) add_target(s, c->relation);
+            if (c->is_from) {
+                add_target(s, c->relation);
+                if (c->relation) s.target_location = static_cast<std::size_t>(c->relation->location);
+            }
             if (c->query && scan_write(s, c->query)) s.modifying_cte = true;  // COPY (DELETE … RETURNING) TO
             break;
         }
@@ -353,6 +356,7 @@ analysis analyze(std::string_view sql) {
         statement s = classify(raw->stmt);
         s.location = static_cast<std::size_t>(raw->stmt_location);
         s.length = raw->stmt_len > 0 ? static_cast<std::size_t>(raw->stmt_len) : sql.size() - s.location;
+        if (s.target_location != statement::npos) s.target_location -= s.location;
         out.statements.push_back(std::move(s));
     }
     pg_query__parse_result__free_unpacked(tree, nullptr);

@@ -59,6 +59,8 @@ struct statement {
     std::size_t location = 0, length = 0;  // byte range of the statement in the text
     std::vector<table_name> targets;       // tables it writes rows of (or DDL touches)
     std::string target_alias;              // INSERT/UPDATE/DELETE: the target's alias, if any
+    static constexpr std::size_t npos = std::size_t(-1);
+    std::size_t target_location = npos;    // COPY FROM: where the table's name starts, from `location`
     std::vector<std::string> set_columns;  // UPDATE: the columns SET assigns
     bool has_returning = false;            // the top-level write has its own RETURNING
     bool modifying_cte = false;            // a WITH holds INSERT/UPDATE/DELETE/MERGE

@@ -183,6 +183,7 @@ void engine::invalidate(const std::string& database) {
     std::string prefix = database;
     prefix += '\0';
     std::lock_guard lock(cache_mu_);
+    generation_.fetch_add(1, std::memory_order_relaxed);
     for (auto it = cache_.begin(); it != cache_.end();) {
         if (it->first.compare(0, prefix.size(), prefix) == 0) it = cache_.erase(it);
         else ++it;

@@ -76,6 +76,9 @@ public:
                       std::function<void(table_ptr, std::string error)> done);
     // DDL passed: forget what is cached for this database.
     void invalidate(const std::string& database);
+    // Changes at every invalidate(): a statement planned under an older
+    // generation may name columns that changed since (prepared statements).
+    std::uint64_t generation() const noexcept { return generation_.load(std::memory_order_relaxed); }
 
     // ---- two-phase commit: PREPARE TRANSACTION wrote an in-doubt entry ----
     void prepared(const std::string& database, const std::string& gid, std::uint64_t lsn);
@@ -101,6 +104,7 @@ private:
 
     std::mutex cache_mu_;
     std::unordered_map<std::string, table_ptr> cache_;
+    std::atomic<std::uint64_t> generation_{0};
 
     std::mutex gid_mu_;
     std::map<std::pair<std::string, std::string>, std::uint64_t> prepared_;

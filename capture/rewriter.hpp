@@ -30,9 +30,20 @@ struct capture_plan {
     // the deleted row for delete), then the inserted flag if any, then the xid.
 };
 
+// COPY … FROM into a captured table runs as four statements: a staging
+// table of the same name in pg_temp (so the client's COPY, its answers and
+// its error messages read as before), the client's COPY into it, an
+// INSERT … SELECT … RETURNING from it into the table (defaults, identity
+// and triggers apply as they would for COPY), and the staging table dropped.
+// The client sees the answers of its COPY only.
+struct copy_expansion {
+    capture_plan insert;  // the plan of the INSERT, the third statement
+};
+
 struct rewrite_outcome {
     std::string sql;                               // the text to send to the publisher
     std::vector<std::optional<capture_plan>> plans;  // one per statement of the analysis
+    std::vector<std::optional<copy_expansion>> copies;  // one per statement: a COPY FROM expanded
     std::string unsupported;  // non-empty: a captured write this version cannot capture, and why
     const table_info* unsupported_table = nullptr;  // the table it writes
     // Where text was added: (byte offset in the client's text, bytes added), ascending.

@@ -215,9 +215,11 @@ CREATE TABLE tally (k int PRIMARY KEY, n int NOT NULL);
             "transfer.sql": """\\set a random(1, 200)
 \\set b random(1, 200)
 \\set amt random(1, 50)
+\\set lo least(:a, :b)
+\\set hi greatest(:a, :b)
 BEGIN;
-UPDATE acct SET bal = bal - :amt, touched = touched + 1 WHERE id = least(:a, :b);
-UPDATE acct SET bal = bal + :amt, touched = touched + 1 WHERE id = greatest(:a, :b);
+UPDATE acct SET bal = bal - :amt, touched = touched + 1 WHERE id = :lo;
+UPDATE acct SET bal = bal + :amt, touched = touched + 1 WHERE id = :hi;
 INSERT INTO hist (a, b, amount) VALUES (:a, :b, :amt);
 END;
 """,
@@ -242,11 +244,15 @@ END;
             with open(path, "w") as f:
                 f.write(body)
             args += ["-f", path]
-        r = subprocess.run(["pgbench", "-n", "-c", "6", "-j", "2", "-T", str(seconds), *args,
-                            "-h", "127.0.0.1", "-p", str(px.port), "-U", "postgres", "postgres"],
-                           capture_output=True, text=True)
-        self.assertEqual(r.returncode, 0, r.stderr + r.stdout)
-        self.assertIn("number of failed transactions: 0", r.stdout)
+        # Two clients in each query protocol, at once.
+        runs = [subprocess.Popen(["pgbench", "-n", "-M", mode, "-c", "2", "-j", "1", "-T", str(seconds), *args,
+                                  "-h", "127.0.0.1", "-p", str(px.port), "-U", "postgres", "postgres"],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                for mode in ("simple", "extended", "prepared")]
+        for r in runs:
+            out, err = r.communicate()
+            self.assertEqual(r.returncode, 0, err + out)
+            self.assertIn("number of failed transactions: 0", out)
         entries = logapply.entries(px.log_dir)
         self.assertGreater(len(entries), 100)
         copy = self.copy_db("replica")

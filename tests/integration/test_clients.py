@@ -18,10 +18,12 @@ def mask_pids(text):
 
 
 class ClientsTest(harness.TestCase):
+    capture = None  # a pure proxy
+
     def setUp(self):
         super().setUp()
         self.pg = self.fixture(harness.PgServer())
-        self.proxy = self.fixture(harness.Sqltapd(self.pg.port))
+        self.proxy = self.fixture(harness.Sqltapd(self.pg.port, capture=self.capture))
         for db in ("direct_db", "proxy_db"):
             self.pg.psql(f"CREATE DATABASE {db}")
 
@@ -64,6 +66,11 @@ class ClientsTest(harness.TestCase):
         proxied = run(self.proxy.port, "proxy_db")
         self.assertEqual(direct, proxied)
         self.assertEqual(dict((i[0], i) for i in proxied)["notify"][1], [["ev", "one", True], ["ev", "two", True]])
+
+
+class CapturingClientsTest(ClientsTest):
+    """The same, with every write captured."""
+    capture = {}
 
 
 if __name__ == "__main__":

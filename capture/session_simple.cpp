@@ -1,0 +1,394 @@
+// The simple-query protocol: one client Query message, held until it has been
+// sent whole (possibly in parts, with sqltapd's own statements around it).
+#include <algorithm>
+
+#include "capture/session_state.hpp"
+
+namespace sqltap::capture {
+
+using namespace detail;
+
+namespace {
+
+thread_local analysis_cache cache;
+
+// Split points: a COMMIT or PREPARE TRANSACTION in a message of several
+// statements goes alone, so its changes can be made durable before it runs.
+std::vector<std::pair<std::size_t, std::size_t>> split_parts(const analysis& a) {
+    std::vector<std::pair<std::size_t, std::size_t>> parts;
+    std::size_t n = a.statements.size(), b = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+        if (is_commit_like(a.statements[i].kind) && n > 1) {
+            if (i > b) parts.emplace_back(b, i);
+            parts.emplace_back(i, i + 1);
+            b = i + 1;
+        }
+    }
+    if (b < n || parts.empty()) parts.emplace_back(b, n);
+    return parts;
+}
+
+}  // namespace
+
+struct session_capture::state::query_op {
+    enum class phase {
+        start,
+        need_search_path,
+        tables,
+        plan,
+        next_part,
+        wait_part,        // a part was sent; waiting for its ReadyForQuery
+        commit_snapshot,  // a snapshot for the COMMIT is on its way
+        commit_append,    // waiting for the log
+    };
+    phase ph = phase::start;
+    std::string sql;
+    std::shared_ptr<const analysis> a;
+    std::shared_ptr<table_lookups> lookups = std::make_shared<table_lookups>();
+    std::vector<std::pair<std::size_t, std::size_t>> parts;  // statement ranges [b, e)
+    std::size_t part = 0;
+    std::shared_ptr<request> req;  // the request this operation waits for
+    bool wrapped = false;
+    bool commit_is_client = false;  // the COMMIT being done is the client's statement
+    std::size_t commit_stmt = 0;
+    std::optional<commit_decision> commit;  // the commit being prepared
+    std::vector<uncaptured_write> uncaptured;
+};
+
+verdict session_capture::state::on_query(const protocol::frame& f, byte_buffer& out) {
+    if (!op) {
+        protocol::query_msg q;
+        if (protocol::decode(f.body, q)) return verdict::forward;
+        std::string_view sql = q.sql;
+        // Plain reads need nothing but their place in the queue of answers.
+        if (certainly_read_only(sql) && !may_call_functions(sql)) {
+            auto r = std::make_shared<request>();
+            r->slots.resize(1);
+            pending.push_back(std::move(r));
+            return verdict::forward;
+        }
+        op = std::make_shared<query_op>();
+        op->sql.assign(sql);
+        op->a = cache.get(sql);
+    }
+    query_op& o = *op;
+    const analysis& a = *o.a;
+    ready.reset();
+
+    auto finish_with = [&](std::string text, std::shared_ptr<request> r) {
+        send_query(out, std::move(text), std::move(r));
+        op.reset();
+        return verdict::replace;
+    };
+    auto refuse = [&](std::string_view sqlstate, const std::string& message, std::string_view hint = {}) {
+        auto r = std::make_shared<request>();
+        r->slots.resize(1);
+        return finish_with(raise_sql(sqlstate, message, hint), std::move(r));
+    };
+
+    for (;;) {
+        switch (o.ph) {
+            case query_op::phase::start: {
+                if (!a.ok || a.statements.empty()) {
+                    // The server will report the syntax error; nothing runs.
+                    auto r = std::make_shared<request>();
+                    r->slots.resize(a.statements.size());
+                    pending.push_back(std::move(r));
+                    op.reset();
+                    return verdict::forward;
+                }
+                // Everything below depends on the transaction state: let
+                // every earlier answer come in first.
+                if (!pending.empty()) return verdict::hold;
+                bool unqualified = false;
+                for (const auto& s : a.statements)
+                    for (const auto& t : s.targets)
+                        if (t.schema.empty()) unqualified = true;
+                o.ph = unqualified && !sp_known && status != 'E' ? query_op::phase::need_search_path
+                                                                 : query_op::phase::tables;
+                if (o.ph == query_op::phase::need_search_path) {
+                    auto r = std::make_shared<request>();
+                    r->ours = true;
+                    r->hold_z = true;
+                    r->slots.push_back(ours(role::search_path));
+                    o.req = r;
+                    send_query(out, std::string(search_path_query), r);
+                    return verdict::hold;
+                }
+                if (status != 'E') lookup_targets(a, o.lookups);
+                continue;
+            }
+            case query_op::phase::need_search_path:
+                if (!o.req->done) return verdict::hold;
+                if (!o.req->error) {
+                    search_path = o.req->search_path;
+                    schemas = parse_search_path(search_path, o.req->user);
+                    sp_known = true;
+                }
+                o.req.reset();
+                o.ph = query_op::phase::tables;
+                if (status != 'E') lookup_targets(a, o.lookups);
+                continue;
+            case query_op::phase::tables: {
+                if (o.lookups->pending > 0) return verdict::hold;
+                if (!o.lookups->error.empty()) {
+                    return refuse(state_catalog,
+                                  "sqltap cannot read the publisher's catalog to capture this statement: " +
+                                      o.lookups->error,
+                                  "Check [publisher] admin_conninfo; the statement was not run.");
+                }
+                o.ph = query_op::phase::plan;
+                continue;
+            }
+            case query_op::phase::plan:
+                o.parts = split_parts(a);
+                o.part = 0;
+                o.ph = query_op::phase::next_part;
+                continue;
+            case query_op::phase::next_part: {
+                auto [b, e] = o.parts[o.part];
+                bool last = o.part + 1 == o.parts.size();
+                const statement& first = a.statements[b];
+                // A COMMIT of a transaction that may have written: check and
+                // append before it goes.
+                if (e == b + 1 && is_commit_like(first.kind) && status == 'T' &&
+                    (!buf.empty() || may_write || !resync.empty())) {
+                    o.commit_is_client = true;
+                    o.commit_stmt = b;
+                    auto r = std::make_shared<request>();
+                    r->ours = true;
+                    r->hold_z = true;
+                    r->slots.push_back(ours(role::snapshot, statement_kind::read, snap_use::check));
+                    r->slots.push_back(ours(role::xid));
+                    o.req = r;
+                    send_query(out, std::string(stats_query()) + ";" + std::string(xid_query), r);
+                    o.ph = query_op::phase::commit_snapshot;
+                    return verdict::hold;
+                }
+
+                // The text of this part.
+                std::size_t from = b == 0 ? 0 : a.statements[b].location;
+                std::size_t to = e == a.statements.size()
+                                     ? o.sql.size()
+                                     : a.statements[e - 1].location + a.statements[e - 1].length;
+                std::string_view part_text = std::string_view(o.sql).substr(from, to - from);
+
+                std::vector<table_ptr> keep;
+                analysis sub;  // the part's statements, located within part_text
+                for (std::size_t i = b; i < e; ++i) {
+                    statement s = a.statements[i];
+                    s.location -= from;
+                    sub.statements.push_back(std::move(s));
+                }
+                // In a failed transaction everything fails: nothing to rewrite.
+                auto outcome = rewrite(part_text, sub, [&](const statement& s) -> const table_info* {
+                    if (status == 'E') return nullptr;
+                    for (const auto& t : s.targets) {
+                        if (table_ptr p = captured_target(*o.lookups, t)) {
+                            keep.push_back(p);
+                            return p.get();
+                        }
+                    }
+                    return nullptr;
+                });
+                std::string unsupported = outcome.unsupported;
+                const table_info* unsupported_table = outcome.unsupported_table;
+
+                part_traits traits;
+                std::vector<slot> slots;
+                std::vector<std::size_t> slot_end;  // per statement: the index after its last slot
+                for (std::size_t i = 0; i < sub.statements.size(); ++i) {
+                    const statement& s = sub.statements[i];
+                    slot sl = make_slot(s, part_text.substr(s.location, s.length), outcome.plans[i], keep,
+                                        *o.lookups, traits, unsupported, unsupported_table, status == 'E');
+                    if (const auto& x = outcome.copies[i]) {
+                        // Staging table, the client's COPY, INSERT … RETURNING, DROP.
+                        slots.push_back(ours(role::swallow));
+                        slots.push_back(std::move(sl));
+                        slot ins = ours(role::swallow, statement_kind::insert);
+                        ins.plan = x->insert;
+                        for (const auto& p : keep)
+                            if (p.get() == x->insert.table) ins.table = p;
+                        slots.push_back(std::move(ins));
+                        slots.push_back(ours(role::swallow));
+                        traits.captures = true;
+                    } else {
+                        slots.push_back(std::move(sl));
+                    }
+                    slot_end.push_back(slots.size());
+                }
+
+                if (!unsupported.empty()) {
+                    if (eng->options().reject_uncaptured) {
+                        eng->counters().rejected_uncaptured.fetch_add(1, std::memory_order_relaxed);
+                        return refuse(state_uncaptured, unsupported_message(unsupported), uncaptured_hint);
+                    }
+                    flag_unsupported(*unsupported_table, unsupported);
+                    traits.hidden = true;
+                }
+
+                std::string text = outcome.sql;
+                auto r = std::make_shared<request>();
+                r->positions.part_offset = utf8_chars(std::string_view(o.sql).substr(0, from));
+                for (auto [at, n] : outcome.insertions)
+                    r->positions.insertions.emplace_back(utf8_chars(part_text.substr(0, at)), n);
+
+                // Snapshots after BEGIN, SAVEPOINT and ROLLBACK TO: insert
+                // after each such statement (in the rewritten text).
+                if (status != 'E') {
+                    std::vector<std::pair<std::size_t, slot>> extra;  // (statement index, snapshot slot)
+                    for (std::size_t i = 0; i < sub.statements.size(); ++i) {
+                        snap_use u = snap_use::none;
+                        switch (sub.statements[i].kind) {
+                            case statement_kind::begin: u = status == 'I' ? snap_use::base : snap_use::none; break;
+                            case statement_kind::savepoint: u = snap_use::savepoint; break;
+                            case statement_kind::rollback_to: u = snap_use::rebase; break;
+                            default: break;
+                        }
+                        if (u != snap_use::none) extra.emplace_back(i, ours(role::snapshot, statement_kind::read, u));
+                    }
+                    // Insert back to front so earlier offsets stay valid.
+                    for (auto it = extra.rbegin(); it != extra.rend(); ++it) {
+                        const statement& s = sub.statements[it->first];
+                        // Offset of the statement's end in the rewritten text.
+                        std::size_t end_client = last_token_end(part_text, s.location, s.location + s.length);
+                        std::size_t shift = 0;
+                        for (auto [at, n] : outcome.insertions)
+                            if (at <= end_client) shift += n;
+                        std::string ins = ";" + std::string(stats_query());
+                        text.insert(end_client + shift, ins);
+                        r->positions.insertions.emplace_back(utf8_chars(part_text.substr(0, end_client)), ins.size());
+                        slots.insert(slots.begin() + long(slot_end[it->first]), it->second);
+                    }
+                    std::sort(r->positions.insertions.begin(), r->positions.insertions.end());
+                }
+
+                bool writes = traits.captures || traits.hidden;
+                bool wrap = status == 'I' && writes && !traits.control && !traits.non_transactional;
+                o.wrapped = wrap;
+                r->wrapped = wrap;
+                if (writes) may_write = true;
+                if (wrap) {
+                    std::string prefix = "BEGIN;" + std::string(stats_query()) + ";";
+                    r->positions.ours_prefix = prefix.size();
+                    text = prefix + text + "\n;" + std::string(stats_query()) + ";" + std::string(xid_query);
+                    slots.insert(slots.begin(), ours(role::snapshot, statement_kind::read, snap_use::base));
+                    slots.insert(slots.begin(), ours(role::swallow, statement_kind::begin));
+                    slots.push_back(ours(role::snapshot, statement_kind::read, snap_use::check));
+                    slots.push_back(ours(role::xid));
+                    r->hold_z = true;
+                } else {
+                    r->hold_z = !last;
+                }
+                r->slots = std::move(slots);
+                o.req = r;
+                send_query(out, std::move(text), r);
+                if (!r->hold_z) {
+                    op.reset();
+                    return verdict::replace;
+                }
+                o.ph = query_op::phase::wait_part;
+                return verdict::hold;
+            }
+            case query_op::phase::wait_part: {
+                if (!o.req->done) return verdict::hold;
+                auto done = std::move(o.req);
+                bool failed = done->error || done->status == 'E';
+                if (o.wrapped) {
+                    o.wrapped = false;
+                    if (failed) {
+                        // The client's statements failed inside our block: end it.
+                        auto r = std::make_shared<request>();
+                        r->slots.push_back(ours(role::swallow, statement_kind::rollback));
+                        return finish_with("ROLLBACK", std::move(r));
+                    }
+                    // Commit what the block did, as sqltapd's own COMMIT.
+                    o.commit_is_client = false;
+                    o.uncaptured = find_uncaptured_now(done->check);
+                    o.ph = query_op::phase::commit_append;
+                    continue;
+                }
+                // A part that failed ends the message, as it would have
+                // whole; its ReadyForQuery went to the client.
+                if (failed) {
+                    op.reset();
+                    return verdict::replace;
+                }
+                ++o.part;
+                o.ph = query_op::phase::next_part;
+                continue;
+            }
+            case query_op::phase::commit_snapshot: {
+                if (!o.req->done) return verdict::hold;
+                auto done = std::move(o.req);
+                if (done->error) {
+                    // The snapshot failed: the transaction had already failed.
+                    // Send the COMMIT as it is; the server says ROLLBACK.
+                    o.uncaptured.clear();
+                    buf.clear();
+                    resync.clear();
+                } else {
+                    o.uncaptured = find_uncaptured_now(done->check);
+                }
+                o.ph = query_op::phase::commit_append;
+                continue;
+            }
+            case query_op::phase::commit_append: {
+                if (!o.commit) {
+                    std::string gid;
+                    if (o.commit_is_client && a.statements[o.commit_stmt].kind == statement_kind::prepare_transaction)
+                        gid = a.statements[o.commit_stmt].name;
+                    o.commit = decide_commit(std::move(o.uncaptured), std::move(gid));
+                }
+                commit_ticket& tk = *o.commit->ticket;
+                // strict: durable before the COMMIT goes; async: the order is
+                // taken (the request is queued), the disk is not waited for.
+                if (eng->options().strict && !tk.appended) return verdict::hold;
+                if (auto refusal = commit_refusal(*o.commit)) {
+                    // ROLLBACK, and the client hears the error in place of
+                    // its answer.
+                    auto r = std::make_shared<request>();
+                    r->slots.push_back(ours(role::swallow, statement_kind::rollback));
+                    r->error_to_client = std::move(refusal->second);
+                    r->error_state = std::string(refusal->first);
+                    tk.committed = false;
+                    settle(tk);
+                    reset_txn();
+                    return finish_with("ROLLBACK", std::move(r));
+                }
+                // Send the COMMIT: sqltapd's own, or the client's statement.
+                auto r = std::make_shared<request>();
+                bool last = o.part + 1 == o.parts.size();
+                r->hold_z = !last;
+                std::string text;
+                slot sl;
+                if (o.commit_is_client) {
+                    const statement& s = a.statements[o.commit_stmt];
+                    sl.kind = s.kind;
+                    sl.name = s.name;
+                    std::size_t from = o.commit_stmt == 0 ? 0 : s.location;
+                    std::size_t to = o.commit_stmt + 1 == a.statements.size() ? o.sql.size() : s.location + s.length;
+                    text = o.sql.substr(from, to - from);
+                    r->positions.part_offset = utf8_chars(std::string_view(o.sql).substr(0, from));
+                } else {
+                    sl = ours(role::swallow, statement_kind::commit);
+                    text = "COMMIT";
+                }
+                sl.resolves_commit = true;
+                sl.ticket = o.commit->ticket;
+                r->slots.push_back(std::move(sl));
+                o.commit.reset();
+                o.req = r;
+                send_query(out, std::move(text), r);
+                if (last) {
+                    op.reset();
+                    return verdict::replace;
+                }
+                o.ph = query_op::phase::wait_part;
+                return verdict::hold;
+            }
+        }
+    }
+}
+
+}  // namespace sqltap::capture
