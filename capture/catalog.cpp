@@ -100,8 +100,9 @@ std::vector<std::string> parse_search_path(std::string_view sp, std::string_view
     return out;
 }
 
-std::optional<table_info> load_table(admin_connection& c, const table_name& t,
-                                     const std::vector<std::string>& search_schemas) {
+namespace {
+
+std::vector<std::string> search_list(const table_name& t, const std::vector<std::string>& search_schemas) {
     std::vector<std::string> schemas;
     if (!t.schema.empty()) {
         schemas.push_back(t.schema);
@@ -110,18 +111,101 @@ std::optional<table_info> load_table(admin_connection& c, const table_name& t,
             schemas.push_back("pg_catalog");
         schemas.insert(schemas.end(), search_schemas.begin(), search_schemas.end());
     }
-    // A text[] literal: every element quoted, quotes and backslashes escaped.
+    return schemas;
+}
+
+// A text[] literal: every element quoted, quotes and backslashes escaped.
+std::string text_array(const std::vector<std::string>& items) {
     std::string array = "{";
-    for (std::size_t i = 0; i < schemas.size(); ++i) {
+    for (std::size_t i = 0; i < items.size(); ++i) {
         if (i) array += ",";
         array += "\"";
-        for (char ch : schemas[i]) {
+        for (char ch : items[i]) {
             if (ch == '"' || ch == '\\') array += '\\';
             array += ch;
         }
         array += "\"";
     }
-    array += "}";
+    return array + "}";
+}
+
+// Keys from "indisprimary indkey…" text (null: no key index), given the
+// columns' attnums.
+void set_keys(table_info& info, char replident, const std::optional<std::string>& key_index,
+              const std::vector<int>& attnums) {
+    std::string indkey;
+    if (key_index && replident != 'f') {
+        std::istringstream in(*key_index);
+        std::string primary;
+        in >> primary;
+        std::getline(in, indkey);
+        info.key = primary == "t" || primary == "true" ? key_source::primary_key : key_source::replica_identity;
+    }
+    std::istringstream in(indkey);
+    int attnum;
+    while (in >> attnum) {
+        for (std::size_t j = 0; j < attnums.size(); ++j)
+            if (attnums[j] == attnum) info.key_columns.push_back(static_cast<std::uint32_t>(j));
+    }
+    if (info.key_columns.empty()) {
+        info.key = key_source::all_columns;
+        for (std::size_t j = 0; j < info.columns.size(); ++j) info.key_columns.push_back(static_cast<std::uint32_t>(j));
+    }
+}
+
+}  // namespace
+
+std::string table_query(const table_name& t, const std::vector<std::string>& search_schemas) {
+    auto lit = [](const std::string& v) {
+        std::string out = "'";
+        for (char ch : v) {
+            out += ch;
+            if (ch == '\'') out += ch;
+        }
+        return out + "'";
+    };
+    return "WITH t AS (SELECT c.oid, n.nspname, c.relname, c.relkind, c.relreplident, "
+           "coalesce(pg_catalog.pg_partition_root(c.oid)::oid, c.oid) AS root "
+           "FROM pg_catalog.unnest(" + lit(text_array(search_list(t, search_schemas))) +
+           "::text[]) WITH ORDINALITY AS s(nsp, ord) "
+           "JOIN pg_catalog.pg_namespace n ON n.nspname = s.nsp "
+           "JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = " + lit(t.name) +
+           " ORDER BY s.ord LIMIT 1) "
+           "SELECT t.oid::text, t.nspname::text, t.relname::text, t.relkind::text, t.relreplident::text, "
+           "t.root::text, a.attnum::text, a.attname::text, a.atttypid::text, "
+           "pg_catalog.format_type(a.atttypid, a.atttypmod), (a.attgenerated <> '')::text, "
+           "(SELECT i.indisprimary::text || ' ' || pg_catalog.array_to_string(i.indkey, ' ') "
+           "FROM pg_catalog.pg_index i WHERE i.indrelid = t.oid AND (i.indisprimary OR i.indisreplident) "
+           "ORDER BY i.indisprimary DESC LIMIT 1) "
+           "FROM t JOIN pg_catalog.pg_attribute a ON a.attrelid = t.oid AND a.attnum > 0 AND NOT a.attisdropped "
+           "ORDER BY a.attnum";
+}
+
+std::optional<table_info> table_from_rows(const std::vector<text_row>& rows) {
+    if (rows.empty() || rows[0].size() != 12) return std::nullopt;
+    auto v = [](const text_row& r, std::size_t i) { return r[i] ? *r[i] : std::string(); };
+    table_info info;
+    const text_row& f = rows[0];
+    info.oid = static_cast<std::uint32_t>(std::strtoul(v(f, 0).c_str(), nullptr, 10));
+    info.schema = v(f, 1);
+    info.name = v(f, 2);
+    info.kind = v(f, 3).empty() ? 'r' : v(f, 3)[0];
+    char replident = v(f, 4).empty() ? 'd' : v(f, 4)[0];
+    info.root_oid = static_cast<std::uint32_t>(std::strtoul(v(f, 5).c_str(), nullptr, 10));
+    std::vector<int> attnums;
+    for (const auto& r : rows) {
+        if (r.size() != 12) return std::nullopt;
+        attnums.push_back(std::atoi(v(r, 6).c_str()));
+        info.columns.push_back({v(r, 7), static_cast<std::uint32_t>(std::strtoul(v(r, 8).c_str(), nullptr, 10)),
+                                v(r, 9), v(r, 10) == "true"});
+    }
+    set_keys(info, replident, f[11], attnums);
+    return info;
+}
+
+std::optional<table_info> load_table(admin_connection& c, const table_name& t,
+                                     const std::vector<std::string>& search_schemas) {
+    std::string array = text_array(search_list(t, search_schemas));
     result r = exec(c,
                     "SELECT c.oid FROM unnest($1::text[]) WITH ORDINALITY AS s(nsp, ord) "
                     "JOIN pg_namespace n ON n.nspname = s.nsp "
@@ -161,26 +245,13 @@ std::optional<table_info> load_table(admin_connection& c, std::uint32_t oid) {
     }
     // The primary key, else the replica identity index, else every column.
     result keys = exec(c,
-                       "SELECT i.indisprimary, i.indisreplident, array_to_string(i.indkey, ' ') "
+                       "SELECT i.indisprimary::text || ' ' || array_to_string(i.indkey, ' ') "
                        "FROM pg_index i WHERE i.indrelid = $1 AND (i.indisprimary OR i.indisreplident) "
-                       "ORDER BY i.indisprimary DESC",
+                       "ORDER BY i.indisprimary DESC LIMIT 1",
                        {o});
-    std::string indkey;
-    if (PQntuples(keys.r) > 0 && replident != 'f') {
-        indkey = get(keys, 0, 2);
-        info.key = get(keys, 0, 0) == "t" ? key_source::primary_key : key_source::replica_identity;
-    }
-    if (!indkey.empty()) {
-        std::istringstream in(indkey);
-        int attnum;
-        while (in >> attnum) {
-            for (std::size_t j = 0; j < attnums.size(); ++j)
-                if (attnums[j] == attnum) info.key_columns.push_back(static_cast<std::uint32_t>(j));
-        }
-    } else {
-        info.key = key_source::all_columns;
-        for (std::size_t j = 0; j < info.columns.size(); ++j) info.key_columns.push_back(static_cast<std::uint32_t>(j));
-    }
+    std::optional<std::string> key_index;
+    if (PQntuples(keys.r) > 0) key_index = get(keys, 0, 0);
+    set_keys(info, replident, key_index, attnums);
     return info;
 }
 

@@ -164,9 +164,10 @@ session_capture::state::slot session_capture::state::make_slot(const statement& 
             if (p.get() == plan->table) sl.table = p;
         traits.captures = true;
         // A write after DDL on the same table in this transaction: the
-        // catalog the plan came from is old.
+        // catalog the plan came from is old (unless it was read inside the
+        // transaction).
         std::string qn = sl.table->schema + "." + sl.table->name;
-        if (std::find(ddl_tables.begin(), ddl_tables.end(), qn) != ddl_tables.end()) {
+        if (!l.in_session && std::find(ddl_tables.begin(), ddl_tables.end(), qn) != ddl_tables.end()) {
             unsupported = "a write to captured table " + qn + " after DDL on it in the same transaction";
             unsupported_table = sl.table.get();
         }
@@ -514,6 +515,11 @@ verdict session_capture::state::on_data_row(request& r, slot* s, const protocol:
         add_stats_row(r.snap, vals);
     } else if (s->r == role::xid) {
         if (d.columns.size() == 1 && d.columns[0] && xid.empty()) xid = text(0);
+    } else if (s->r == role::catalog) {
+        text_row row;
+        for (const auto& v : d.columns)
+            row.push_back(v ? std::optional<std::string>(std::string(protocol::as_text(*v))) : std::nullopt);
+        r.catalog_rows[r.cur].push_back(std::move(row));
     } else if (s->r == role::search_path) {
         if (d.columns.size() == 2 && d.columns[0] && d.columns[1]) {
             r.search_path = text(0);
@@ -540,7 +546,7 @@ verdict session_capture::state::on_complete(request& r, slot& sl, const protocol
         }
         return verdict::replace;
     }
-    if (sl.r == role::xid) return verdict::replace;
+    if (sl.r == role::xid || sl.r == role::catalog) return verdict::replace;
     on_command_complete(r, sl, ctag);
     if (sl.r == role::swallow) {
         if (!r.error_to_client.empty()) {

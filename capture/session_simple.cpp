@@ -35,6 +35,7 @@ struct session_capture::state::query_op {
         start,
         need_search_path,
         tables,
+        tables_in_session,  // catalog queries on the session's connection are on their way
         plan,
         next_part,
         wait_part,        // a part was sent; waiting for its ReadyForQuery
@@ -80,6 +81,38 @@ verdict session_capture::state::on_query(const protocol::frame& f, byte_buffer& 
         op.reset();
         return verdict::replace;
     };
+    // Catalog lookups: over the admin connection, or, when this transaction
+    // has run DDL on captured tables (created or altered tables the admin
+    // connection cannot see yet), on the session's own connection.
+    auto start_lookups = [&]() -> bool {  // true: a request was sent
+        if (status == 'E') return false;
+        if (!(status == 'T' && had_ddl)) {
+            lookup_targets(a, o.lookups);
+            return false;
+        }
+        o.lookups->in_session = true;
+        auto r = std::make_shared<request>();
+        r->ours = true;
+        r->hold_z = true;
+        std::string text;
+        for (const auto& st : a.statements) {
+            if (!wants_tables(st)) continue;
+            for (const auto& t : st.targets) {
+                std::string key = t.schema + '\0' + t.name;
+                if (o.lookups->tables.count(key)) continue;
+                o.lookups->tables[key] = nullptr;
+                slot sl = ours(role::catalog);
+                sl.name = key;
+                r->slots.push_back(std::move(sl));
+                text += (text.empty() ? "" : ";") + table_query(t, schemas);
+            }
+        }
+        if (text.empty()) return false;
+        o.req = r;
+        send_query(out, std::move(text), r);
+        o.ph = query_op::phase::tables_in_session;
+        return true;
+    };
     auto refuse = [&](std::string_view sqlstate, const std::string& message, std::string_view hint = {}) {
         auto r = std::make_shared<request>();
         r->slots.resize(1);
@@ -115,7 +148,7 @@ verdict session_capture::state::on_query(const protocol::frame& f, byte_buffer& 
                     send_query(out, std::string(search_path_query), r);
                     return verdict::hold;
                 }
-                if (status != 'E') lookup_targets(a, o.lookups);
+                if (start_lookups()) return verdict::hold;
                 continue;
             }
             case query_op::phase::need_search_path:
@@ -127,8 +160,21 @@ verdict session_capture::state::on_query(const protocol::frame& f, byte_buffer& 
                 }
                 o.req.reset();
                 o.ph = query_op::phase::tables;
-                if (status != 'E') lookup_targets(a, o.lookups);
+                if (start_lookups()) return verdict::hold;
                 continue;
+            case query_op::phase::tables_in_session: {
+                if (!o.req->done) return verdict::hold;
+                auto done = std::move(o.req);
+                if (done->error) o.lookups->error = done->error_message;
+                for (std::size_t i = 0; i < done->slots.size(); ++i) {
+                    auto it = done->catalog_rows.find(i);
+                    if (it == done->catalog_rows.end()) continue;
+                    if (auto t = table_from_rows(it->second))
+                        o.lookups->tables[done->slots[i].name] = std::make_shared<const table_info>(std::move(*t));
+                }
+                o.ph = query_op::phase::tables;
+                continue;
+            }
             case query_op::phase::tables: {
                 if (o.lookups->pending > 0) return verdict::hold;
                 if (!o.lookups->error.empty()) {

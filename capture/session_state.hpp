@@ -56,6 +56,7 @@ enum class role : std::uint8_t {
     snapshot,     // ours: a write-count snapshot (stats_query)
     search_path,  // ours: current_setting('search_path'), current_user
     xid,          // ours: pg_current_xact_id()
+    catalog,      // ours: table_query() on the session's own connection
 };
 enum class snap_use : std::uint8_t { none, base, savepoint, rebase, check };
 
@@ -141,6 +142,7 @@ struct request {
     position_map positions;
     stats_snapshot snap, check;
     std::string search_path, user, xid;
+    std::map<std::size_t, std::vector<text_row>> catalog_rows;  // by slot index
 };
 
 // An in-doubt log entry and the outcome of its COMMIT: whichever of the two
@@ -165,6 +167,7 @@ struct mark {  // a savepoint, for the write-count segments
 
 // Catalog lookups of one operation, completed on the session's thread.
 struct table_lookups {
+    bool in_session = false;  // read on the session's connection, inside its transaction
     int pending = 0;
     std::string error;
     std::map<std::string, table_ptr> tables;  // by "schema\0name"; null: not a table
