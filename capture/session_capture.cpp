@@ -149,6 +149,19 @@ table_ptr session_capture::state::captured_target(const table_lookups& l, const 
     return nullptr;
 }
 
+rewrite_outcome session_capture::state::rewrite_captured(std::string_view sql, const analysis& a,
+                                                         const table_lookups& l, std::vector<table_ptr>& keep) const {
+    return rewrite(sql, a, [&](const statement& s) -> const table_info* {
+        for (const auto& t : s.targets) {
+            if (table_ptr p = captured_target(l, t)) {
+                keep.push_back(p);
+                return p.get();
+            }
+        }
+        return nullptr;
+    });
+}
+
 session_capture::state::slot session_capture::state::make_slot(const statement& s, std::string_view text,
                                                                const std::optional<capture_plan>& plan,
                                                                const std::vector<table_ptr>& keep,

@@ -141,6 +141,16 @@ void flush(byte_buffer& out) { protocol::build_empty(out, protocol::frontend::fl
 
 }  // namespace
 
+// The write-count snapshot and xid a commit needs, flushed; the operation
+// waits for their answers.
+void session_capture::state::start_commit_check(byte_buffer& out, ext_op& o, const std::shared_ptr<request>& r) {
+    o.req = r;
+    inject(out, *r, stats_query(), ours(role::snapshot, statement_kind::read, snap_use::check));
+    o.seq = inject(out, *r, xid_query, ours(role::xid));
+    flush(out);
+    o.ph = ext_op::phase::commit_check;
+}
+
 verdict session_capture::state::on_extended(const protocol::frame& f, byte_buffer& out) {
     if (!xop) {
         switch (f.tag) {
@@ -287,14 +297,7 @@ verdict session_capture::state::on_extended(const protocol::frame& f, byte_buffe
                 plan->refusal_hint = "Check [publisher] admin_conninfo; the statement was not run.";
             } else {
                 std::vector<table_ptr> keep;
-                auto outcome = rewrite(o.sql, *o.a, [&](const statement& st) -> const table_info* {
-                    for (const auto& t : st.targets)
-                        if (table_ptr p = captured_target(*o.lookups, t)) {
-                            keep.push_back(p);
-                            return p.get();
-                        }
-                    return nullptr;
-                });
+                auto outcome = rewrite_captured(o.sql, *o.a, *o.lookups, keep);
                 std::string unsupported = outcome.unsupported;
                 const table_info* unsupported_table = outcome.unsupported_table;
                 part_traits traits;
@@ -407,11 +410,7 @@ verdict session_capture::state::on_extended(const protocol::frame& f, byte_buffe
                     case statement_kind::prepare_transaction:
                         if (in_block && (!buf.empty() || may_write || !resync.empty())) {
                             o.client_commit = true;
-                            o.req = r;
-                            inject(out, *r, stats_query(), ours(role::snapshot, statement_kind::read, snap_use::check));
-                            o.seq = inject(out, *r, xid_query, ours(role::xid));
-                            flush(out);
-                            o.ph = ext_op::phase::commit_check;
+                            start_commit_check(out, o, r);
                             break;
                         }
                         expect(*r, 'E', std::move(sl));
@@ -460,12 +459,7 @@ verdict session_capture::state::on_extended(const protocol::frame& f, byte_buffe
         case 'S': {
             if (o.ph == ext_op::phase::start) {
                 // sqltapd's block: the closing snapshot and the xid.
-                auto r = batch(pending);
-                o.req = r;
-                inject(out, *r, stats_query(), ours(role::snapshot, statement_kind::read, snap_use::check));
-                o.seq = inject(out, *r, xid_query, ours(role::xid));
-                flush(out);
-                o.ph = ext_op::phase::commit_check;
+                start_commit_check(out, o, batch(pending));
             }
             break;
         }

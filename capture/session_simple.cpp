@@ -227,16 +227,8 @@ verdict session_capture::state::on_query(const protocol::frame& f, byte_buffer& 
                     sub.statements.push_back(std::move(s));
                 }
                 // In a failed transaction everything fails: nothing to rewrite.
-                auto outcome = rewrite(part_text, sub, [&](const statement& s) -> const table_info* {
-                    if (status == 'E') return nullptr;
-                    for (const auto& t : s.targets) {
-                        if (table_ptr p = captured_target(*o.lookups, t)) {
-                            keep.push_back(p);
-                            return p.get();
-                        }
-                    }
-                    return nullptr;
-                });
+                auto outcome = status == 'E' ? rewrite_captured(part_text, sub, table_lookups{}, keep)
+                                             : rewrite_captured(part_text, sub, *o.lookups, keep);
                 std::string unsupported = outcome.unsupported;
                 const table_info* unsupported_table = outcome.unsupported_table;
 

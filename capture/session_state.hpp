@@ -244,6 +244,7 @@ struct session_capture::state : std::enable_shared_from_this<session_capture::st
     verdict client_message(const protocol::frame& f, byte_buffer& out);
     verdict on_query(const protocol::frame& f, byte_buffer& out);          // session_simple.cpp
     verdict on_extended(const protocol::frame& f, byte_buffer& out);       // session_extended.cpp
+    void start_commit_check(byte_buffer& out, ext_op& o, const std::shared_ptr<request>& r);
     void send_query(byte_buffer& out, std::string text, std::shared_ptr<request> r);
 
     // Shared by both protocols.
@@ -251,6 +252,9 @@ struct session_capture::state : std::enable_shared_from_this<session_capture::st
     void lookup_targets(const analysis& a, const std::shared_ptr<detail::table_lookups>& l);
     // The captured table a statement's target names, if it is one.
     table_ptr captured_target(const detail::table_lookups& l, const table_name& t) const;
+    // rewrite() with the captured tables of `l` (kept alive in `keep`).
+    rewrite_outcome rewrite_captured(std::string_view sql, const analysis& a, const detail::table_lookups& l,
+                                     std::vector<table_ptr>& keep) const;
     // The slot of one statement (not ours) and what it does.
     slot make_slot(const statement& s, std::string_view text, const std::optional<capture_plan>& plan,
                    const std::vector<table_ptr>& keep, const detail::table_lookups& l, detail::part_traits& traits,

@@ -101,4 +101,27 @@ BOOST_AUTO_TEST_CASE(rewritten_text_parses) {
     }
 }
 
+BOOST_AUTO_TEST_CASE(copy_from_goes_through_a_staging_table) {
+    auto t = table_t();
+    std::string sql = "COPY public.t (a) FROM STDIN WITH (FORMAT csv); SELECT 1";
+    auto r = run(sql, t);
+    BOOST_REQUIRE(r.copies[0].has_value());
+    BOOST_TEST(!r.plans[0].has_value());
+    BOOST_TEST(r.copies[0]->insert.added == 3u);
+    std::string added_real = col("public\".\"t", "id") + ", " + col("public\".\"t", "a") + ", pg_current_xact_id()::text";
+    BOOST_TEST(r.sql == "CREATE TEMP TABLE \"t\" AS SELECT * FROM \"public\".\"t\" WITH NO DATA;"
+                        "COPY pg_temp.\"t\" (a) FROM STDIN WITH (FORMAT csv);"
+                        "INSERT INTO \"public\".\"t\" (a) SELECT a FROM pg_temp.\"t\" RETURNING " +
+                            added_real + ";DROP TABLE pg_temp.\"t\"; SELECT 1");
+    // Every statement of the expansion parses, and they are four plus the SELECT.
+    auto again = analyze(r.sql);
+    BOOST_REQUIRE(again.ok);
+    BOOST_TEST(again.statements.size() == 5u);
+    // Without a column list: every column.
+    auto all = run("copy \"t\" from stdin", t);
+    BOOST_TEST(all.sql.find("INSERT INTO \"public\".\"t\" SELECT * FROM pg_temp.\"t\" RETURNING") != std::string::npos,
+               all.sql);
+    BOOST_TEST(all.sql.find("copy pg_temp.\"t\" from stdin") != std::string::npos, all.sql);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
