@@ -150,6 +150,17 @@ statement classify(const node* n) {
                 if (t && t->node_case == PG_QUERY__NODE__NODE_RES_TARGET && t->res_target->name)
                     s.set_columns.emplace_back(t->res_target->name);
             }
+            for (std::size_t i = 0; i < n->update_stmt->n_returning_list; ++i) {
+                const node* t = n->update_stmt->returning_list[i];
+                if (!t || t->node_case != PG_QUERY__NODE__NODE_RES_TARGET || !t->res_target->val) continue;
+                const node* v = t->res_target->val;
+                if (v->node_case == PG_QUERY__NODE__NODE_COLUMN_REF && v->column_ref->n_fields == 1 &&
+                    v->column_ref->fields[0]->node_case == PG_QUERY__NODE__NODE_A_STAR)
+                    s.returning_stars.push_back(static_cast<std::size_t>(v->column_ref->location));
+            }
+            s.update_from = n->update_stmt->n_from_clause > 0 ||
+                            (n->update_stmt->where_clause &&
+                             n->update_stmt->where_clause->node_case == PG_QUERY__NODE__NODE_CURRENT_OF_EXPR);
             scan_write(s, n);
             break;
         case PG_QUERY__NODE__NODE_DELETE_STMT:
@@ -357,6 +368,7 @@ analysis analyze(std::string_view sql) {
         s.location = static_cast<std::size_t>(raw->stmt_location);
         s.length = raw->stmt_len > 0 ? static_cast<std::size_t>(raw->stmt_len) : sql.size() - s.location;
         if (s.target_location != statement::npos) s.target_location -= s.location;
+        for (auto& star : s.returning_stars) star -= s.location;
         out.statements.push_back(std::move(s));
     }
     pg_query__parse_result__free_unpacked(tree, nullptr);

@@ -62,6 +62,8 @@ struct statement {
     static constexpr std::size_t npos = std::size_t(-1);
     std::size_t target_location = npos;    // COPY FROM: where the table's name starts, from `location`
     std::vector<std::string> set_columns;  // UPDATE: the columns SET assigns
+    bool update_from = false;              // UPDATE … FROM, or WHERE CURRENT OF
+    std::vector<std::size_t> returning_stars;  // UPDATE: bare "*" items of RETURNING, from `location`
     bool has_returning = false;            // the top-level write has its own RETURNING
     bool modifying_cte = false;            // a WITH holds INSERT/UPDATE/DELETE/MERGE
     bool on_conflict = false;              // INSERT … ON CONFLICT

@@ -49,8 +49,16 @@ std::error_code result_filter::on_data_row(protocol::bytes body, captured_row& o
         out.inserted = v && (protocol::as_text(*v) == "true" || protocol::as_text(*v) == "t");
     }
     auto xid = r.nullable_value();
-    if (auto ec = r.finish()) return ec;
     out.xid = xid ? std::string(protocol::as_text(*xid)) : std::string();
+    out.old_key.clear();
+    if (plan_.old_key) {
+        for (std::size_t i = 0; i < plan_.table->key_columns.size(); ++i) {
+            auto v = r.nullable_value();
+            if (r.error()) return r.error();
+            out.old_key.push_back(v ? value(std::string(protocol::as_text(*v))) : value());
+        }
+    }
+    if (auto ec = r.finish()) return ec;
 
     if (plan_.client_returning) {
         protocol::message_writer w(to_client);
@@ -85,8 +93,9 @@ change result_filter::to_change(captured_row&& r, std::uint32_t rel) const {
             c.new_row = std::move(r.row);
             break;
         case statement_kind::update:
-            c.kind = op::update;  // the rewriter refuses key changes, so the key is the old one too
-            c.key = std::move(key);
+            c.kind = op::update;
+            // The key before the update: returned separately when the key changed.
+            c.key = plan_.old_key ? std::move(r.old_key) : std::move(key);
             c.new_row = std::move(r.row);
             break;
         default:

@@ -18,6 +18,7 @@ struct captured_row {
     std::vector<value> row;         // the table's columns, text format
     std::optional<bool> inserted;   // ON CONFLICT: true inserted, false updated
     std::string xid;
+    std::vector<value> old_key;     // UPDATE of key columns: the key before it
 };
 
 class result_filter {

@@ -140,6 +140,59 @@ std::size_t paren_close(std::string_view sql, std::size_t at) {
     return std::string_view::npos;
 }
 
+// Words outside parentheses, literals, quoted identifiers and comments in
+// sql[from, to): (offset, length) of each.
+std::vector<std::pair<std::size_t, std::size_t>> top_level_words(std::string_view sql, std::size_t from, std::size_t to) {
+    std::vector<std::pair<std::size_t, std::size_t>> words;
+    int depth = 0;
+    std::size_t i = from;
+    while (i < to) {
+        std::size_t after = skip_blank(sql.substr(0, to), i);
+        if (after != i) {
+            i = after;
+            continue;
+        }
+        char c = sql[i];
+        if (c == '\'' || c == '"') {
+            // last_token_end knows quoting (E'' included): the literal ends where it says.
+            std::size_t j = i + 1;
+            while (j < to) {
+                if (c == '\'' && sql[j] == '\\' && i > 0 && (sql[i - 1] == 'E' || sql[i - 1] == 'e')) {
+                    j += 2;
+                    continue;
+                }
+                if (sql[j] == c) {
+                    if (j + 1 < to && sql[j + 1] == c) {
+                        j += 2;
+                        continue;
+                    }
+                    break;
+                }
+                ++j;
+            }
+            i = j + 1;
+        } else if (c == '$' && dollar_tag(sql, i) > 0) {
+            std::size_t n = dollar_tag(sql, i);
+            std::size_t close = sql.find(sql.substr(i, n), i + n);
+            i = close == std::string_view::npos ? to : close + n;
+        } else if (c == '(' || c == '[') {
+            ++depth;
+            ++i;
+        } else if (c == ')' || c == ']') {
+            --depth;
+            ++i;
+        } else if (ident_char(c) && !std::isdigit(static_cast<unsigned char>(c))) {
+            std::size_t j = i;
+            while (j < to && (ident_char(sql[j]) || sql[j] == '$')) ++j;
+            if (depth == 0) words.emplace_back(i, j - i);
+            i = j;
+        } else {
+            ++i;
+        }
+    }
+    return words;
+}
+
 }  // namespace
 
 rewrite_outcome rewrite(std::string_view sql, const analysis& a,
@@ -203,27 +256,82 @@ rewrite_outcome rewrite(std::string_view sql, const analysis& a,
         }
         bool dml = s.kind == statement_kind::insert || s.kind == statement_kind::update || s.kind == statement_kind::del;
         if (!dml) continue;
-        if (s.kind == statement_kind::update) {
-            for (const auto& col : s.set_columns) {
-                for (auto k : t->key_columns) {
-                    if (t->columns[k].name == col) {
-                        out.unsupported_table = t;
-                        out.unsupported = "an UPDATE that changes key column \"" + col + "\" of captured table " + where;
-                    }
-                }
-            }
-            if (!out.unsupported.empty()) continue;
-        }
         std::string ref = quote_ident(s.target_alias.empty() ? t->name : s.target_alias);
         capture_plan plan;
         plan.kind = s.kind;
         plan.client_returning = s.has_returning;
         std::string list = capture_list(*t, ref, s.on_conflict, plan);
+        if (s.kind == statement_kind::update) {
+            std::string changed;
+            for (const auto& col : s.set_columns)
+                for (auto k : t->key_columns)
+                    if (t->columns[k].name == col) changed = col;
+            if (!changed.empty()) {
+                // The old key comes from a join on the key to the rows the
+                // client's WHERE selects, locked FOR UPDATE (a scalar subquery
+                // or a ctid join is wrong under concurrency):
+                //   UPDATE rel SET … FROM (SELECT keys FROM rel WHERE cond FOR UPDATE) AS sqltap_old
+                //   WHERE (keys) = (old keys) RETURNING …, old keys
+                // The client's "WHERE cond" stays where it was, inside the subquery.
+                std::string why;
+                if (t->key == key_source::all_columns) why = "it has no primary key or replica identity";
+                else if (s.update_from) why = "the UPDATE has FROM or WHERE CURRENT OF";
+                std::size_t end = last_token_end(sql, s.location, s.location + s.length);
+                auto words = top_level_words(sql, s.location, end);
+                std::size_t upd = std::string_view::npos, set = upd, whr = upd, ret = upd;
+                for (auto [at, n] : words) {
+                    std::string_view w = sql.substr(at, n);
+                    if (upd == std::string_view::npos && equals_ci(w, "update")) upd = at + n;
+                    else if (upd != std::string_view::npos && set == std::string_view::npos && equals_ci(w, "set")) set = at;
+                    else if (set != std::string_view::npos && whr == std::string_view::npos && equals_ci(w, "where")) whr = at;
+                    else if (set != std::string_view::npos && equals_ci(w, "returning")) ret = at;
+                }
+                if (why.empty() && (upd == std::string_view::npos || set == std::string_view::npos))
+                    why = "its text could not be taken apart";
+                if (!why.empty()) {
+                    out.unsupported_table = t;
+                    out.unsupported = "an UPDATE that changes key column \"" + changed + "\" of captured table " +
+                                      where + " (" + why + ")";
+                    continue;
+                }
+                std::string_view rel_view = sql.substr(upd, set - upd);
+                while (!rel_view.empty() && std::isspace(static_cast<unsigned char>(rel_view.front()))) rel_view.remove_prefix(1);
+                while (!rel_view.empty() && std::isspace(static_cast<unsigned char>(rel_view.back()))) rel_view.remove_suffix(1);
+                std::string rel(rel_view);
+                std::string keys, old_keys, picks;
+                for (std::size_t j = 0; j < t->key_columns.size(); ++j) {
+                    std::string kc = ref + "." + quote_ident(t->columns[t->key_columns[j]].name);
+                    std::string ok = "sqltap_old.sqltap_k" + std::to_string(j);
+                    keys += (j ? ", " : "") + kc;
+                    old_keys += (j ? ", " : "") + ok;
+                    picks += (j ? ", " : "") + kc + " AS sqltap_k" + std::to_string(j);
+                    list += ", CASE WHEN num_nulls(" + ok + ") = 0 THEN format('%s', " + ok + ") END";
+                }
+                // A bare RETURNING * would now list sqltap_old's columns too.
+                for (auto star : s.returning_stars) inserts.push_back({s.location + star, ref + "."});
+                plan.old_key = true;
+                plan.added += t->key_columns.size();
+                std::string head = "FROM (SELECT " + picks + " FROM " + rel;
+                std::string tail = " FOR UPDATE) AS sqltap_old WHERE (" + keys + ") = (" + old_keys + ")";
+                std::size_t cond_end = ret != std::string_view::npos ? ret : end;
+                while (cond_end > s.location && (sql[cond_end - 1] == ' ' || sql[cond_end - 1] == '\n' ||
+                                                 sql[cond_end - 1] == '\t' || sql[cond_end - 1] == '\r'))
+                    --cond_end;
+                if (whr != std::string_view::npos) {
+                    inserts.push_back({whr, head + " "});
+                    inserts.push_back({cond_end, tail});
+                } else {
+                    inserts.push_back({cond_end, " " + head + tail});
+                }
+            }
+        }
         std::size_t at = last_token_end(sql, s.location, s.location + s.length);
         inserts.push_back({at, (s.has_returning ? ", " : " RETURNING ") + list});
         out.plans[i] = plan;
     }
     out.sql.assign(sql);
+    // Applied back to front; of two at one place the one pushed first ends up first.
+    std::reverse(inserts.begin(), inserts.end());
     std::stable_sort(inserts.begin(), inserts.end(), [](const insertion& x, const insertion& y) { return x.at > y.at; });
     for (const auto& ins : inserts) out.sql.replace(ins.at, ins.replaces, ins.text);
     // Error positions: a replacement counts as the bytes it adds.

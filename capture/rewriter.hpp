@@ -26,8 +26,10 @@ struct capture_plan {
     std::size_t added = 0;              // columns appended to each result row
     bool inserted_flag = false;         // ON CONFLICT: an "(xmax = 0)" column says inserted vs updated
     bool client_returning = false;      // the client asked for rows itself
+    bool old_key = false;               // UPDATE of key columns: the old key columns come after the xid
     // Added columns, in order: the table's columns (new row for insert/update,
-    // the deleted row for delete), then the inserted flag if any, then the xid.
+    // the deleted row for delete), then the inserted flag if any, then the
+    // xid, then (old_key) the row's key before the update.
 };
 
 // COPY … FROM into a captured table runs as four statements: a staging

@@ -79,7 +79,10 @@ TRUNCATE kv;
 INSERT INTO kv VALUES ('after-truncate', 1);
 ALTER TABLE kv ADD COLUMN extra text DEFAULT 'd';
 UPDATE kv SET extra = 'e' WHERE k = 'after-truncate';
+UPDATE items SET id = id + 1000 WHERE name = 'plum';
+UPDATE kv SET k = k || '-renamed' RETURNING k, v;
 """)
+        self.assertIn("after-truncate-renamed|1", out.stdout)
         self.assertIn("3|plum|5", out.stdout)  # the client's own RETURNING, unchanged
         entries = logapply.entries(px.log_dir)
         text = str(entries)
@@ -92,10 +95,14 @@ UPDATE kv SET extra = 'e' WHERE k = 'after-truncate';
         stored = {r.split("|")[1]: r.split("|") for r in
                   self.pg.psql("SELECT id, name, qty, created, note FROM items").splitlines()}
         for c in inserts:
-            if c["new"]["name"] in stored:
+            if c["new"]["name"] in stored and c["new"]["name"] != "plum":  # (plum's id changed later)
                 row = stored[c["new"]["name"]]
                 self.assertEqual(c["new"]["id"], row[0])
                 self.assertEqual(c["new"]["note"], c["new"]["name"].upper() + "!")
+        rekeyed = [c for c in changes if c["op"] == "update" and c["table"] == "items" and c["new"]["id"] == "1003"]
+        self.assertEqual([c["key"] for c in rekeyed], [{"id": "3"}])  # the old key
+        renamed = [c for c in changes if c["op"] == "update" and c.get("table") == "kv" and "-renamed" in c["new"]["k"]]
+        self.assertEqual([c["key"] for c in renamed], [{"k": "after-truncate"}])
         update = next(c for c in changes if c["op"] == "update" and c["table"] == "items")
         self.assertEqual(update["key"], {"id": "1"})
         self.assertEqual(update["new"]["qty"], "11")
@@ -125,6 +132,8 @@ INSERT INTO t VALUES (1, 'one', true, 1.5), (2, NULL, false, NULL) RETURNING *;
 INSERT INTO t VALUES (3, 'three', NULL, 3) RETURNING c, a, id * 2 AS twice;
 UPDATE t SET a = a || '!' WHERE id < 3 RETURNING id, a;
 DELETE FROM t WHERE id = 2 RETURNING b;
+UPDATE t SET id = id * 10 WHERE id = 3 RETURNING *;
+UPDATE t SET id = 1 WHERE id = 30;
 INSERT INTO t VALUES (1, 'dup', true, 0);
 UPDATE t SET nosuch = 1 WHERE id = 1;
 INSERT INTO t (id, a) VALUES (4, 'four'); SELECT nosuch FROM t;
@@ -228,6 +237,11 @@ INSERT INTO tally VALUES (:k, 1) ON CONFLICT (k) DO UPDATE SET n = tally.n + 1;
 """,
             "trim.sql": """\\set a random(1, 200)
 DELETE FROM hist WHERE a = :a AND id % 3 = 0;
+""",
+            # key changes racing the updates above: the row's sign flips
+            "rekey.sql": """\\set a random(1, 200)
+\\set na -1 * :a
+UPDATE acct SET id = -id WHERE id = :a OR id = :na;
 """,
             "savepoint.sql": """\\set a random(1, 200)
 BEGIN;

@@ -79,7 +79,12 @@ BOOST_AUTO_TEST_CASE(several_statements_keep_their_places) {
 }
 
 BOOST_AUTO_TEST_CASE(what_cannot_be_captured_yet_is_said) {
-    BOOST_TEST(run("UPDATE t SET id = id + 1", table_t()).unsupported.find("key column \"id\"") != std::string::npos);
+    BOOST_TEST(run("UPDATE t SET id = id + 1 FROM u WHERE u.x = t.id", table_t()).unsupported.find("key column \"id\"") !=
+               std::string::npos);
+    auto nokey = table_t();
+    nokey.key = key_source::all_columns;
+    nokey.key_columns = {0, 1};
+    BOOST_TEST(run("UPDATE t SET a = 'x'", nokey).unsupported.find("no primary key") != std::string::npos);
     BOOST_TEST(run("WITH d AS (DELETE FROM t RETURNING *) SELECT count(*) FROM d", table_t()).unsupported.find("WITH") !=
                std::string::npos);
     BOOST_TEST(run("MERGE INTO t USING u ON t.id = u.id WHEN MATCHED THEN DELETE", table_t()).unsupported.find("MERGE") !=
@@ -122,6 +127,28 @@ BOOST_AUTO_TEST_CASE(copy_from_goes_through_a_staging_table) {
     BOOST_TEST(all.sql.find("INSERT INTO \"public\".\"t\" SELECT * FROM pg_temp.\"t\" RETURNING") != std::string::npos,
                all.sql);
     BOOST_TEST(all.sql.find("copy pg_temp.\"t\" from stdin") != std::string::npos, all.sql);
+}
+
+BOOST_AUTO_TEST_CASE(key_changing_update_joins_the_locked_old_rows) {
+    auto t = table_t();
+    auto r = run("UPDATE t AS x SET id = id + 100 WHERE a = 'it''s (WHERE)' RETURNING id -- c", t);
+    BOOST_TEST(r.unsupported.empty(), r.unsupported);
+    BOOST_REQUIRE(r.plans[0].has_value());
+    BOOST_TEST(r.plans[0]->old_key);
+    BOOST_TEST(r.plans[0]->added == 4u);  // id, a, xid, old id
+    BOOST_TEST(r.sql.find("UPDATE t AS x SET id = id + 100 FROM (SELECT \"x\".\"id\" AS sqltap_k0 FROM t AS x "
+                          "WHERE a = 'it''s (WHERE)' FOR UPDATE) AS sqltap_old WHERE (\"x\".\"id\") = "
+                          "(sqltap_old.sqltap_k0) RETURNING id, ") == 0,
+               r.sql);
+    BOOST_TEST(analyze(r.sql).ok, r.sql);
+    auto star = run("UPDATE t SET id = 2 WHERE id = 1 RETURNING *, a", t);
+    BOOST_TEST(star.sql.find("RETURNING \"t\".*, a, ") != std::string::npos, star.sql);
+    // Without WHERE: every row.
+    auto all = run("UPDATE t SET id = -id", t);
+    BOOST_TEST(all.sql.find("UPDATE t SET id = -id FROM (SELECT \"t\".\"id\" AS sqltap_k0 FROM t FOR UPDATE) AS "
+                            "sqltap_old WHERE (\"t\".\"id\") = (sqltap_old.sqltap_k0) RETURNING ") == 0,
+               all.sql);
+    BOOST_TEST(analyze(all.sql).ok, all.sql);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
