@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Capture overhead benchmark: pgbench tpcb-like (simple protocol) at 1 and 16
+# Capture overhead benchmark: pgbench tpcb-like (BENCH_PROTOCOL, default simple) at 1 and 16
 # clients through three sqltapd instances on one throwaway server, in one run:
 # capture off, durability = async, durability = strict. Prints TPS, p99
 # latency, captured transactions per second, log bytes per transaction and the
@@ -9,10 +9,12 @@
 #
 #   bench/capture.sh                 10 s per point
 #   BENCH_SECONDS=30 bench/capture.sh
+#   BENCH_PROTOCOL=prepared bench/capture.sh   (pgbench -M: simple, extended, prepared)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${BENCH_SECONDS:-10}"
 scale="${BENCH_SCALE:-10}"
+protocol="${BENCH_PROTOCOL:-simple}"
 io_threads="${SQLTAPD_IO_THREADS:-2}"
 
 scripts/bootstrap >/dev/null
@@ -47,7 +49,7 @@ done
 for mode in off async strict; do wait_port "${port[$mode]}"; done
 
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r)"
-echo "date: $(date -u '+%Y-%m-%d %H:%M UTC'); $seconds s per point; pgbench tpcb-like -M simple, scale $scale; sqltapd io_threads=$io_threads"
+echo "date: $(date -u '+%Y-%m-%d %H:%M UTC'); $seconds s per point; pgbench tpcb-like -M $protocol, scale $scale; sqltapd io_threads=$io_threads"
 pgbench -i -q -s "$scale" -h 127.0.0.1 -p "$pg_port" -U postgres postgres >/dev/null 2>&1
 
 # log_stat MODE FIELD -> committed entries | used bytes (0 without a log)
@@ -66,7 +68,7 @@ run() {
   local mode=$1 clients=$2 e0 b0 e1 b1 out tps tx p99
   e0=$(log_stat "$mode" entries); b0=$(log_stat "$mode" bytes)
   rm -f "$work"/pgbench_log.*
-  out=$(cd "$work" && pgbench -h 127.0.0.1 -p "${port[$mode]}" -U postgres -M simple -n -l \
+  out=$(cd "$work" && pgbench -h 127.0.0.1 -p "${port[$mode]}" -U postgres -M "$protocol" -n -l \
         -c "$clients" -j "$(( clients < 2 ? 1 : 2 ))" -T "$seconds" postgres 2>&1)
   sleep 0.5  # the last resolutions reach the log
   e1=$(log_stat "$mode" entries); b1=$(log_stat "$mode" bytes)
