@@ -95,8 +95,13 @@ class RewriteTest(harness.TestCase):
                              [[None if v == "<NULL>" else v for v in c] for c in captured])
 
     def test_unsupported_is_reported(self):
-        r = harness.run([PROBE, self.pg.dsn(), "postgres", "UPDATE items SET id = id + 100"])
+        r = harness.run([PROBE, self.pg.dsn(), "postgres", "UPDATE items SET id = id + 100 FROM kinds"])
         self.assertIn('unsupported: an UPDATE that changes key column "id"', r.stdout)
+        # A key change without FROM is rewritten (the old key joined in) and runs.
+        r = harness.run([PROBE, self.pg.dsn(), "postgres", "UPDATE items SET id = id + 100"])
+        self.assertIn("sqltap_old", r.stdout)
+        rewritten = r.stdout.splitlines()[0]
+        self.pg.psql(rewritten)
 
 
 if __name__ == "__main__":
