@@ -19,6 +19,40 @@ std::size_t dollar_tag(std::string_view sql, std::size_t i) {
     return 0;
 }
 
+// At sql[i]: when a string literal, quoted identifier or dollar-quoted string
+// starts there, the index just after it (at most `to` for the quoted kinds);
+// otherwise i. `from` is where the text being scanned starts (an E before the
+// quote, itself a token, makes backslashes escapes).
+std::size_t quoted_end(std::string_view sql, std::size_t i, std::size_t from, std::size_t to) {
+    char c = sql[i];
+    if (c == '\'' || c == '"') {
+        bool backslash = c == '\'' && i > from && (sql[i - 1] == 'E' || sql[i - 1] == 'e') &&
+                         (i - 1 == from || !ident_char(sql[i - 2]));
+        ++i;
+        while (i < to) {
+            if (backslash && sql[i] == '\\') {
+                i += 2;
+                continue;
+            }
+            if (sql[i] == c) {
+                if (i + 1 < to && sql[i + 1] == c) {
+                    i += 2;
+                    continue;
+                }
+                ++i;
+                break;
+            }
+            ++i;
+        }
+        return std::min(i, to);
+    }
+    if (std::size_t tag_len = c == '$' ? dollar_tag(sql, i) : 0; tag_len > 0) {
+        std::size_t close = sql.find(sql.substr(i, tag_len), i + tag_len);
+        return close == std::string_view::npos || close >= to ? to : close + tag_len;
+    }
+    return i;
+}
+
 }  // namespace
 
 namespace {
@@ -41,36 +75,10 @@ std::size_t last_token_end(std::string_view sql, std::size_t from, std::size_t t
     const std::string_view text = sql.substr(0, to);  // comments end at `to` at the latest
     std::size_t end = from, i = from;
     while (i < to) {
-        char c = sql[i];
         if (std::size_t after = skip_blank(text, i); after != i) {
             i = after;
-        } else if (c == '\'' || c == '"') {
-            // E'…' strings allow backslash escapes; the E is the token before.
-            bool backslash = c == '\'' && i > from && (sql[i - 1] == 'E' || sql[i - 1] == 'e') &&
-                             (i - 1 == from || !ident_char(sql[i - 2]));
-            ++i;
-            while (i < to) {
-                if (backslash && sql[i] == '\\') {
-                    i += 2;
-                    continue;
-                }
-                if (sql[i] == c) {
-                    if (i + 1 < to && sql[i + 1] == c) {
-                        i += 2;
-                        continue;
-                    }
-                    ++i;
-                    break;
-                }
-                ++i;
-            }
-            end = std::min(i, to);
-        } else if (c == '$' && dollar_tag(sql, i) > 0) {
-            std::size_t tag_len = dollar_tag(sql, i);
-            std::string_view tag = sql.substr(i, tag_len);
-            std::size_t close = sql.find(tag, i + tag_len);
-            i = close == std::string_view::npos || close >= to ? to : close + tag_len;
-            end = i;
+        } else if (std::size_t q = quoted_end(sql, i, from, to); q != i) {
+            i = end = q;
         } else {
             ++i;
             end = i;
@@ -81,18 +89,19 @@ std::size_t last_token_end(std::string_view sql, std::size_t from, std::size_t t
 
 namespace {
 
+// A value as an added column. Every added column is of type text, so a
+// client that asks for binary results still gets them as plain text bytes.
+// format('%s') calls the type's output function (a ::text cast would not:
+// bool, inet, bpchar differ); num_nulls keeps NULL distinct from '' (IS NULL
+// would misjudge a composite whose fields are all NULL).
+std::string as_text(const std::string& expr) {
+    return "CASE WHEN num_nulls(" + expr + ") = 0 THEN format('%s', " + expr + ") END";
+}
+
 // What capture needs returned from a write to `t` (referred to as `ref`).
 std::string capture_list(const table_info& t, const std::string& ref, bool on_conflict, capture_plan& plan) {
     std::string list;
-    for (const auto& col : t.columns) {
-        // Every added column is of type text, so a client that asks for
-        // binary results still gets them as plain text bytes. format('%s')
-        // calls the type's output function (a ::text cast would not: bool,
-        // inet, bpchar differ); num_nulls keeps NULL distinct from '' (IS
-        // NULL would misjudge a composite whose fields are all NULL).
-        std::string c = ref + "." + quote_ident(col.name);
-        list += (list.empty() ? "" : ", ") + ("CASE WHEN num_nulls(" + c + ") = 0 THEN format('%s', " + c + ") END");
-    }
+    for (const auto& col : t.columns) list += (list.empty() ? "" : ", ") + as_text(ref + "." + quote_ident(col.name));
     plan.table = &t;
     plan.added = t.columns.size() + 1;
     if (on_conflict) {
@@ -153,28 +162,8 @@ std::vector<std::pair<std::size_t, std::size_t>> top_level_words(std::string_vie
             continue;
         }
         char c = sql[i];
-        if (c == '\'' || c == '"') {
-            // last_token_end knows quoting (E'' included): the literal ends where it says.
-            std::size_t j = i + 1;
-            while (j < to) {
-                if (c == '\'' && sql[j] == '\\' && i > 0 && (sql[i - 1] == 'E' || sql[i - 1] == 'e')) {
-                    j += 2;
-                    continue;
-                }
-                if (sql[j] == c) {
-                    if (j + 1 < to && sql[j + 1] == c) {
-                        j += 2;
-                        continue;
-                    }
-                    break;
-                }
-                ++j;
-            }
-            i = j + 1;
-        } else if (c == '$' && dollar_tag(sql, i) > 0) {
-            std::size_t n = dollar_tag(sql, i);
-            std::size_t close = sql.find(sql.substr(i, n), i + n);
-            i = close == std::string_view::npos ? to : close + n;
+        if (std::size_t q = quoted_end(sql, i, from, to); q != i) {
+            i = q;
         } else if (c == '(' || c == '[') {
             ++depth;
             ++i;
@@ -305,7 +294,7 @@ rewrite_outcome rewrite(std::string_view sql, const analysis& a,
                     keys += (j ? ", " : "") + kc;
                     old_keys += (j ? ", " : "") + ok;
                     picks += (j ? ", " : "") + kc + " AS sqltap_k" + std::to_string(j);
-                    list += ", CASE WHEN num_nulls(" + ok + ") = 0 THEN format('%s', " + ok + ") END";
+                    list += ", " + as_text(ok);
                 }
                 // A bare RETURNING * would now list sqltap_old's columns too.
                 for (auto star : s.returning_stars) inserts.push_back({s.location + star, ref + "."});
