@@ -18,18 +18,12 @@ struct result {
     result& operator=(const result&) = delete;
 };
 
-result exec(admin_connection& c, const char* sql, const std::vector<std::string>& params) {
-    std::vector<const char*> values;
-    for (const auto& p : params) values.push_back(p.c_str());
-    result r(PQexecParams(c.get(), sql, int(values.size()), nullptr, values.data(), nullptr, nullptr, 0));
+result exec(admin_connection& c, const std::string& sql) {
+    result r(PQexecParams(c.get(), sql.c_str(), 0, nullptr, nullptr, nullptr, nullptr, 0));
     auto status = PQresultStatus(r.r);
     if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK)
         throw catalog_error(std::string("catalog query failed: ") + PQerrorMessage(c.get()));
     return r;
-}
-
-std::string get(const result& r, int row, int col) {
-    return PQgetisnull(r.r, row, col) ? std::string() : std::string(PQgetvalue(r.r, row, col));
 }
 
 }  // namespace
@@ -177,7 +171,7 @@ std::string table_query(const table_name& t, const std::vector<std::string>& sea
            "(SELECT i.indisprimary::text || ' ' || pg_catalog.array_to_string(i.indkey, ' ') "
            "FROM pg_catalog.pg_index i WHERE i.indrelid = t.oid AND (i.indisprimary OR i.indisreplident) "
            "ORDER BY i.indisprimary DESC LIMIT 1) "
-           "FROM t JOIN pg_catalog.pg_attribute a ON a.attrelid = t.oid AND a.attnum > 0 AND NOT a.attisdropped "
+           "FROM t LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = t.oid AND a.attnum > 0 AND NOT a.attisdropped "
            "ORDER BY a.attnum";
 }
 
@@ -195,6 +189,7 @@ std::optional<table_info> table_from_rows(const std::vector<text_row>& rows) {
     std::vector<int> attnums;
     for (const auto& r : rows) {
         if (r.size() != 12) return std::nullopt;
+        if (!r[6]) continue;  // a table without columns: its one row has none
         attnums.push_back(std::atoi(v(r, 6).c_str()));
         info.columns.push_back({v(r, 7), static_cast<std::uint32_t>(std::strtoul(v(r, 8).c_str(), nullptr, 10)),
                                 v(r, 9), v(r, 10) == "true"});
@@ -205,54 +200,15 @@ std::optional<table_info> table_from_rows(const std::vector<text_row>& rows) {
 
 std::optional<table_info> load_table(admin_connection& c, const table_name& t,
                                      const std::vector<std::string>& search_schemas) {
-    std::string array = text_array(search_list(t, search_schemas));
-    result r = exec(c,
-                    "SELECT c.oid FROM unnest($1::text[]) WITH ORDINALITY AS s(nsp, ord) "
-                    "JOIN pg_namespace n ON n.nspname = s.nsp "
-                    "JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = $2 "
-                    "ORDER BY s.ord LIMIT 1",
-                    {array, t.name});
-    if (PQntuples(r.r) == 0) return std::nullopt;
-    return load_table(c, static_cast<std::uint32_t>(std::strtoul(get(r, 0, 0).c_str(), nullptr, 10)));
-}
-
-std::optional<table_info> load_table(admin_connection& c, std::uint32_t oid) {
-    std::string o = std::to_string(oid);
-    result rel = exec(c,
-                      "SELECT n.nspname, c.relname, c.relkind, c.relreplident, "
-                      "coalesce(pg_partition_root(c.oid)::oid, c.oid) "
-                      "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = $1",
-                      {o});
-    if (PQntuples(rel.r) == 0) return std::nullopt;
-    table_info info;
-    info.oid = oid;
-    info.schema = get(rel, 0, 0);
-    info.name = get(rel, 0, 1);
-    info.kind = get(rel, 0, 2).empty() ? 'r' : get(rel, 0, 2)[0];
-    char replident = get(rel, 0, 3).empty() ? 'd' : get(rel, 0, 3)[0];
-    info.root_oid = static_cast<std::uint32_t>(std::strtoul(get(rel, 0, 4).c_str(), nullptr, 10));
-
-    result cols = exec(c,
-                       "SELECT a.attnum, a.attname, a.atttypid, format_type(a.atttypid, a.atttypmod), "
-                       "a.attgenerated <> '' FROM pg_attribute a "
-                       "WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
-                       {o});
-    std::vector<int> attnums;
-    for (int i = 0; i < PQntuples(cols.r); ++i) {
-        attnums.push_back(std::atoi(get(cols, i, 0).c_str()));
-        info.columns.push_back({get(cols, i, 1), static_cast<std::uint32_t>(std::strtoul(get(cols, i, 2).c_str(), nullptr, 10)),
-                                get(cols, i, 3), get(cols, i, 4) == "t"});
+    result r = exec(c, table_query(t, search_schemas));
+    std::vector<text_row> rows;
+    for (int i = 0; i < PQntuples(r.r); ++i) {
+        text_row row;
+        for (int k = 0; k < PQnfields(r.r); ++k)
+            row.push_back(PQgetisnull(r.r, i, k) ? std::nullopt : std::optional<std::string>(PQgetvalue(r.r, i, k)));
+        rows.push_back(std::move(row));
     }
-    // The primary key, else the replica identity index, else every column.
-    result keys = exec(c,
-                       "SELECT i.indisprimary::text || ' ' || array_to_string(i.indkey, ' ') "
-                       "FROM pg_index i WHERE i.indrelid = $1 AND (i.indisprimary OR i.indisreplident) "
-                       "ORDER BY i.indisprimary DESC LIMIT 1",
-                       {o});
-    std::optional<std::string> key_index;
-    if (PQntuples(keys.r) > 0) key_index = get(keys, 0, 0);
-    set_keys(info, replident, key_index, attnums);
-    return info;
+    return table_from_rows(rows);
 }
 
 }  // namespace sqltap::capture

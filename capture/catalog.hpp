@@ -67,12 +67,12 @@ std::vector<std::string> parse_search_path(std::string_view search_path, std::st
 // Throws catalog_error on query failures.
 std::optional<table_info> load_table(admin_connection& c, const table_name& t,
                                      const std::vector<std::string>& search_schemas);
-std::optional<table_info> load_table(admin_connection& c, std::uint32_t oid);
 
-// The same, as one query a session runs on its own connection (inside its
-// transaction, so it sees tables that transaction created or altered): one
-// row per column, 12 text columns. table_from_rows() reads its rows; no rows
-// means no such table.
+// The query load_table() runs, which a session may also run on its own
+// connection (inside its transaction, so it sees tables that transaction
+// created or altered): one row per column (one row with null column fields
+// for a table without columns), 12 text columns. table_from_rows() reads its
+// rows; no rows means no such table.
 std::string table_query(const table_name& t, const std::vector<std::string>& search_schemas);
 using text_row = std::vector<std::optional<std::string>>;
 std::optional<table_info> table_from_rows(const std::vector<text_row>& rows);
