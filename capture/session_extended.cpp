@@ -84,7 +84,7 @@ struct session_capture::state::ext_op {
     std::shared_ptr<request> req;
     std::uint64_t seq = 0;
     // Commit
-    bool client_commit = false;  // the client's COMMIT Execute (else sqltapd's block at Sync)
+    std::optional<slot> client_commit;  // the client's COMMIT Execute (else sqltapd's block at Sync)
     std::optional<commit_decision> commit;
     std::string refusal_state, refusal;
 
@@ -153,6 +153,7 @@ void session_capture::state::start_commit_check(byte_buffer& out, ext_op& o, con
 
 verdict session_capture::state::on_extended(const protocol::frame& f, byte_buffer& out) {
     if (!xop) {
+        std::shared_ptr<const analysis> parsed;  // a Parse's analysis, for the operation
         switch (f.tag) {
             case 'D': {
                 protocol::describe_msg m;
@@ -199,8 +200,8 @@ verdict session_capture::state::on_extended(const protocol::frame& f, byte_buffe
             case 'P': {
                 protocol::parse_msg m;
                 if (protocol::decode(f.body, m)) return verdict::forward;
-                bool reads = certainly_read_only(m.sql) && !may_call_functions(m.sql);
-                if (reads || !cache.get(m.sql)->ok || cache.get(m.sql)->statements.size() != 1) {
+                if (!(certainly_read_only(m.sql) && !may_call_functions(m.sql))) parsed = cache.get(m.sql);
+                if (!parsed || !parsed->ok || parsed->statements.size() != 1) {
                     // Reads, and what the server will refuse to prepare.
                     statements[std::string(m.statement)] = read_only_plan();
                     expect(*batch(pending), 'P');
@@ -240,6 +241,7 @@ verdict session_capture::state::on_extended(const protocol::frame& f, byte_buffe
         }
         xop = std::make_shared<ext_op>();
         xop->tag = f.tag;
+        xop->a = std::move(parsed);
     }
     ext_op& o = *xop;
     ready.reset();
@@ -263,7 +265,7 @@ verdict session_capture::state::on_extended(const protocol::frame& f, byte_buffe
                     o.sql = p.sql;
                     o.types = p.parameter_types;
                 }
-                o.a = cache.get(o.sql);
+                if (!o.a) o.a = cache.get(o.sql);
                 bool unqualified = false;
                 for (const auto& t : o.a->statements[0].targets)
                     if (t.schema.empty()) unqualified = true;
@@ -409,7 +411,7 @@ verdict session_capture::state::on_extended(const protocol::frame& f, byte_buffe
                     case statement_kind::commit:
                     case statement_kind::prepare_transaction:
                         if (in_block && (!buf.empty() || may_write || !resync.empty())) {
-                            o.client_commit = true;
+                            o.client_commit = sl;
                             start_commit_check(out, o, r);
                             break;
                         }
@@ -491,14 +493,8 @@ verdict session_capture::state::on_extended(const protocol::frame& f, byte_buffe
             }
             return end_batch_with_rollback();
         }
-        o.commit = decide_commit(find_uncaptured_now(r.check), "");
-        if (o.client_commit) {
-            protocol::execute_msg m;
-            protocol::decode(f.body, m);
-            auto it = portals.find(std::string(m.portal));
-            if (it != portals.end() && it->second->sl.kind == statement_kind::prepare_transaction)
-                o.commit->ticket->gid = it->second->sl.name;
-        }
+        bool prepare = o.client_commit && o.client_commit->kind == statement_kind::prepare_transaction;
+        o.commit = decide_commit(find_uncaptured_now(r.check), prepare ? o.client_commit->name : "");
         o.ph = ext_op::phase::commit_append;
     }
     if (o.ph == ext_op::phase::commit_append) {
@@ -518,11 +514,7 @@ verdict session_capture::state::on_extended(const protocol::frame& f, byte_buffe
             return end_batch_with_rollback();
         }
         if (o.client_commit) {
-            protocol::execute_msg m;
-            protocol::decode(f.body, m);
-            auto it = portals.find(std::string(m.portal));
-            slot sl = it == portals.end() ? slot{} : it->second->sl;
-            sl.r = role::client;
+            slot sl = std::move(*o.client_commit);
             sl.resolves_commit = true;
             sl.ticket = o.commit->ticket;
             expect(r, 'E', std::move(sl));
