@@ -167,7 +167,8 @@ session_capture::state::slot session_capture::state::make_slot(const statement& 
                                                                const std::vector<table_ptr>& keep,
                                                                const table_lookups& l, part_traits& traits,
                                                                std::string& unsupported,
-                                                               const table_info*& unsupported_table, bool failed_txn) {
+                                                               const table_info*& unsupported_table, bool failed_txn,
+                                                               std::vector<std::string>& ddl_changed) {
     slot sl;
     sl.kind = s.kind;
     sl.name = s.name;
@@ -180,7 +181,7 @@ session_capture::state::slot session_capture::state::make_slot(const statement& 
         // catalog the plan came from is old (unless it was read inside the
         // transaction).
         std::string qn = sl.table->schema + "." + sl.table->name;
-        if (!l.in_session && std::find(ddl_tables.begin(), ddl_tables.end(), qn) != ddl_tables.end()) {
+        if (!l.in_session && std::find(ddl_changed.begin(), ddl_changed.end(), qn) != ddl_changed.end()) {
             unsupported = "a write to captured table " + qn + " after DDL on it in the same transaction";
             unsupported_table = sl.table.get();
         }
@@ -205,9 +206,9 @@ session_capture::state::slot session_capture::state::make_slot(const statement& 
             traits.captures = true;
             if (contains_ci(text, "concurrently")) traits.non_transactional = true;
             for (const auto& t : s.targets) {
-                if (!t.schema.empty()) ddl_tables.push_back(t.schema + "." + t.name);
+                if (!t.schema.empty()) ddl_changed.push_back(t.schema + "." + t.name);
                 else
-                    for (const auto& sc : schemas) ddl_tables.push_back(sc + "." + t.name);
+                    for (const auto& sc : schemas) ddl_changed.push_back(sc + "." + t.name);
             }
         }
     }

@@ -303,13 +303,9 @@ verdict session_capture::state::on_extended(const protocol::frame& f, byte_buffe
                 std::string unsupported = outcome.unsupported;
                 const table_info* unsupported_table = outcome.unsupported_table;
                 part_traits traits;
-                // DDL targets count when the statement runs, not here.
-                auto ddl_before = ddl_tables;
-                ddl_tables.clear();
+                // DDL targets count when the statement runs (Execute), not here.
                 plan->sl = make_slot(s, std::string_view(o.sql).substr(s.location, s.length), outcome.plans[0], keep,
-                                     *o.lookups, traits, unsupported, unsupported_table, false);
-                plan->ddl_targets = std::move(ddl_tables);
-                ddl_tables = std::move(ddl_before);
+                                     *o.lookups, traits, unsupported, unsupported_table, false, plan->ddl_targets);
                 plan->hidden = traits.hidden;
                 plan->non_transactional = traits.non_transactional;
                 if (!unsupported.empty()) {

@@ -238,7 +238,8 @@ verdict session_capture::state::on_query(const protocol::frame& f, byte_buffer& 
                 for (std::size_t i = 0; i < sub.statements.size(); ++i) {
                     const statement& s = sub.statements[i];
                     slot sl = make_slot(s, part_text.substr(s.location, s.length), outcome.plans[i], keep,
-                                        *o.lookups, traits, unsupported, unsupported_table, status == 'E');
+                                        *o.lookups, traits, unsupported, unsupported_table, status == 'E',
+                                        ddl_tables);
                     if (const auto& x = outcome.copies[i]) {
                         // Staging table, the client's COPY, INSERT … RETURNING, DROP.
                         slots.push_back(ours(role::swallow));

@@ -255,10 +255,13 @@ struct session_capture::state : std::enable_shared_from_this<session_capture::st
     // rewrite() with the captured tables of `l` (kept alive in `keep`).
     rewrite_outcome rewrite_captured(std::string_view sql, const analysis& a, const detail::table_lookups& l,
                                      std::vector<table_ptr>& keep) const;
-    // The slot of one statement (not ours) and what it does.
+    // The slot of one statement (not ours) and what it does. `ddl_changed`:
+    // the tables DDL changed before it (a write to one is refused), to which
+    // its own DDL targets are added.
     slot make_slot(const statement& s, std::string_view text, const std::optional<capture_plan>& plan,
                    const std::vector<table_ptr>& keep, const detail::table_lookups& l, detail::part_traits& traits,
-                   std::string& unsupported, const table_info*& unsupported_table, bool failed_txn);
+                   std::string& unsupported, const table_info*& unsupported_table, bool failed_txn,
+                   std::vector<std::string>& ddl_changed);
     // uncaptured = log: the resync record for a write sqltapd cannot capture.
     void flag_unsupported(const table_info& t, const std::string& why);
     std::vector<uncaptured_write> find_uncaptured_now(const stats_snapshot& now) const;
