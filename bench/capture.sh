@@ -17,11 +17,8 @@ scale="${BENCH_SCALE:-10}"
 protocol="${BENCH_PROTOCOL:-simple}"
 io_threads="${SQLTAPD_IO_THREADS:-2}"
 
-scripts/bootstrap >/dev/null
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build -j"$(nproc)" --target sqltapd sqltap-dump >/dev/null
-
 . scripts/lib/throwaway_pg.sh
+build_sqltap sqltapd sqltap-dump
 bench_workdir sqltap-bench-capture
 
 pg_init "$work"

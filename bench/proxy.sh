@@ -15,11 +15,8 @@ seconds="${BENCH_SECONDS:-10}"
 io_threads="${SQLTAPD_IO_THREADS:-1}"
 scale="${BENCH_SCALE:-10}"
 
-scripts/bootstrap >/dev/null
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build -j"$(nproc)" --target sqltapd >/dev/null
-
 . scripts/lib/throwaway_pg.sh
+build_sqltap sqltapd
 bench_workdir sqltap-bench
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 tck=$(getconf CLK_TCK)

@@ -3,6 +3,13 @@
 # root), and the small helpers around it.
 pgbin=/usr/lib/postgresql/15/bin
 
+# build_sqltap TARGET…: installs what is missing, then builds these targets in build/.
+build_sqltap() {
+  scripts/bootstrap >/dev/null
+  cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  cmake --build build -j"$(nproc)" --target "$@" >/dev/null
+}
+
 as_pg() { if [ "$(id -u)" -eq 0 ]; then setpriv --reuid=postgres --regid=postgres --init-groups "$@"; else "$@"; fi; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 # Waits up to 10 s for something to listen on 127.0.0.1:PORT.
