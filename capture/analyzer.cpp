@@ -1,4 +1,5 @@
 #include "capture/analyzer.hpp"
+#include "capture/sql_shape.hpp"
 
 #include <pg_query.h>
 #include <pg_query/pg_query.pb-c.h>
@@ -510,22 +511,82 @@ bool may_call_functions(std::string_view sql) noexcept {
     return false;
 }
 
+struct analysis_cache::shaped {
+    sql_shape shape;
+    std::shared_ptr<const analysis> a;
+};
+
+namespace {
+
+// Whether an analysis depends on nothing but the shape of its text: every
+// statement of a kind whose analysis reads no literal, and every position in
+// it at a token's edge.
+bool shape_independent(const analysis& a, const sql_shape& sh) {
+    if (!a.ok) return false;
+    for (const auto& s : a.statements) {
+        switch (s.kind) {
+            case statement_kind::read:
+            case statement_kind::insert:
+            case statement_kind::update:
+            case statement_kind::del:
+            case statement_kind::begin:
+            case statement_kind::commit:
+            case statement_kind::rollback: break;
+            default: return false;
+        }
+        if (s.inner || !s.name.empty() || s.target_location != statement::npos) return false;
+        if (!map_offset(sh, sh, s.location) || !map_offset(sh, sh, s.location + s.length)) return false;
+        for (auto star : s.returning_stars)
+            if (!map_offset(sh, sh, s.location + star)) return false;
+    }
+    return true;
+}
+
+// The analysis of a text of shape `to`, from that of a text of shape `from`.
+std::optional<analysis> move_analysis(const analysis& a, const sql_shape& from, const sql_shape& to) {
+    analysis out = a;
+    for (auto& s : out.statements) {
+        auto b = map_offset(from, to, s.location);
+        auto e = map_offset(from, to, s.location + s.length);
+        if (!b || !e || *e < *b) return std::nullopt;
+        for (auto& star : s.returning_stars) {
+            auto at = map_offset(from, to, s.location + star);
+            if (!at || *at < *b) return std::nullopt;
+            star = *at - *b;
+        }
+        s.location = *b;
+        s.length = *e - *b;
+    }
+    return out;
+}
+
+}  // namespace
+
 std::shared_ptr<const analysis> analysis_cache::get(std::string_view sql) {
-    auto it = map_.find(sql);
-    if (it != map_.end()) {
+    if (const auto* a = exact_.find(sql)) {
         ++hits_;
-        lru_.splice(lru_.begin(), lru_, it->second);
-        return it->second->second;
+        return *a;
+    }
+    if (sql.size() > max_text_) {  // huge texts are not kept
+        ++misses_;
+        return std::make_shared<const analysis>(analyze(sql));
+    }
+    std::optional<sql_shape> shape = shape_of(sql);
+    if (shape) {
+        if (const auto* s = shapes_.find(shape->key)) {
+            if (auto moved = move_analysis(*(*s)->a, (*s)->shape, *shape)) {
+                ++shape_hits_;
+                return std::make_shared<const analysis>(std::move(*moved));
+            }
+        }
     }
     ++misses_;
     auto a = std::make_shared<const analysis>(analyze(sql));
-    if (sql.size() > max_text_ || capacity_ == 0) return a;  // huge texts are not kept
-    if (map_.size() >= capacity_) {
-        map_.erase(lru_.back().first);
-        lru_.pop_back();
+    exact_.put(std::string(sql), a);
+    if (shape && shape_independent(*a, *shape)) {
+        std::string key = shape->key;
+        shapes_.put(std::move(key), std::make_shared<const shaped>(shaped{std::move(*shape), a}));
     }
-    lru_.emplace_front(std::string(sql), a);
-    map_.emplace(lru_.front().first, lru_.begin());
     return a;
 }
 

@@ -104,23 +104,55 @@ bool contains_ci(std::string_view hay, std::string_view needle) noexcept;
 // start at sql[i].
 std::size_t skip_blank(std::string_view sql, std::size_t i) noexcept;
 
-// A bounded least-recently-used cache of analyses by exact text. Not
-// thread-safe: one per I/O thread.
+// A bounded least-recently-used map by string key.
+template <class V>
+class lru_map {
+public:
+    explicit lru_map(std::size_t capacity) : capacity_(capacity) {}
+    const V* find(std::string_view key) {
+        auto it = map_.find(key);
+        if (it == map_.end()) return nullptr;
+        lru_.splice(lru_.begin(), lru_, it->second);
+        return &it->second->second;
+    }
+    void put(std::string key, V value) {
+        if (capacity_ == 0 || map_.count(key)) return;
+        if (map_.size() >= capacity_) {
+            map_.erase(lru_.back().first);
+            lru_.pop_back();
+        }
+        lru_.emplace_front(std::move(key), std::move(value));
+        map_.emplace(lru_.front().first, lru_.begin());
+    }
+    std::size_t size() const noexcept { return map_.size(); }
+
+private:
+    std::size_t capacity_;
+    std::list<std::pair<std::string, V>> lru_;  // most recent first
+    std::unordered_map<std::string_view, typename std::list<std::pair<std::string, V>>::iterator> map_;
+};
+
+// A bounded cache of analyses by exact text, and by shape (sql_shape.hpp):
+// a text whose shape was analysed before, with other literal values, gets
+// that analysis with its positions moved to the new text, when the analysis
+// depends on no literal (plain reads, INSERT, UPDATE, DELETE, BEGIN, COMMIT,
+// ROLLBACK). Not thread-safe: one per I/O thread.
 class analysis_cache {
 public:
     explicit analysis_cache(std::size_t capacity = 4096, std::size_t max_text = 64 * 1024)
-        : capacity_(capacity), max_text_(max_text) {}
+        : max_text_(max_text), exact_(capacity), shapes_(capacity) {}
     std::shared_ptr<const analysis> get(std::string_view sql);
-    std::size_t size() const noexcept { return map_.size(); }
+    std::size_t size() const noexcept { return exact_.size(); }
     std::size_t hits() const noexcept { return hits_; }
+    std::size_t shape_hits() const noexcept { return shape_hits_; }
     std::size_t misses() const noexcept { return misses_; }
 
 private:
-    using entry = std::pair<std::string, std::shared_ptr<const analysis>>;
-    std::size_t capacity_, max_text_;
-    std::list<entry> lru_;  // most recent first
-    std::unordered_map<std::string_view, std::list<entry>::iterator> map_;
-    std::size_t hits_ = 0, misses_ = 0;
+    struct shaped;  // an analysis and the token positions of the text it was made from
+    std::size_t max_text_;
+    lru_map<std::shared_ptr<const analysis>> exact_;
+    lru_map<std::shared_ptr<const shaped>> shapes_;
+    std::size_t hits_ = 0, shape_hits_ = 0, misses_ = 0;
 };
 
 }  // namespace sqltap::capture

@@ -94,14 +94,16 @@ namespace {
 // format('%s') calls the type's output function (a ::text cast would not:
 // bool, inet, bpchar differ); num_nulls keeps NULL distinct from '' (IS NULL
 // would misjudge a composite whose fields are all NULL).
-std::string as_text(const std::string& expr) {
+std::string as_text(const std::string& expr, column_form form) {
+    if (form == column_form::native) return expr;
     return "CASE WHEN num_nulls(" + expr + ") = 0 THEN format('%s', " + expr + ") END";
 }
 
 // What capture needs returned from a write to `t` (referred to as `ref`).
-std::string capture_list(const table_info& t, const std::string& ref, bool on_conflict, capture_plan& plan) {
+std::string capture_list(const table_info& t, const std::string& ref, bool on_conflict, capture_plan& plan,
+                         column_form form) {
     std::string list;
-    for (const auto& col : t.columns) list += (list.empty() ? "" : ", ") + as_text(ref + "." + quote_ident(col.name));
+    for (const auto& col : t.columns) list += (list.empty() ? "" : ", ") + as_text(ref + "." + quote_ident(col.name), form);
     plan.table = &t;
     plan.added = t.columns.size() + 1;
     if (on_conflict) {
@@ -185,7 +187,7 @@ std::vector<std::pair<std::size_t, std::size_t>> top_level_words(std::string_vie
 }  // namespace
 
 rewrite_outcome rewrite(std::string_view sql, const analysis& a,
-                        const std::function<const table_info*(const statement&)>& table_for) {
+                        const std::function<const table_info*(const statement&)>& table_for, column_form form) {
     rewrite_outcome out;
     out.plans.resize(a.statements.size());
     out.copies.resize(a.statements.size());
@@ -234,7 +236,7 @@ rewrite_outcome rewrite(std::string_view sql, const analysis& a,
             }
             copy_expansion x;
             x.insert.kind = statement_kind::insert;
-            std::string list = capture_list(*t, real, false, x.insert);
+            std::string list = capture_list(*t, real, false, x.insert, form);
             inserts.push_back({s.location, "CREATE TEMP TABLE " + quote_ident(t->name) + " AS SELECT * FROM " + real +
                                                " WITH NO DATA;"});
             inserts.push_back({rel, staging, rel_end - rel});
@@ -249,7 +251,7 @@ rewrite_outcome rewrite(std::string_view sql, const analysis& a,
         capture_plan plan;
         plan.kind = s.kind;
         plan.client_returning = s.has_returning;
-        std::string list = capture_list(*t, ref, s.on_conflict, plan);
+        std::string list = capture_list(*t, ref, s.on_conflict, plan, form);
         if (s.kind == statement_kind::update) {
             std::string changed;
             for (const auto& col : s.set_columns)
@@ -294,7 +296,7 @@ rewrite_outcome rewrite(std::string_view sql, const analysis& a,
                     keys += (j ? ", " : "") + kc;
                     old_keys += (j ? ", " : "") + ok;
                     picks += (j ? ", " : "") + kc + " AS sqltap_k" + std::to_string(j);
-                    list += ", " + as_text(ok);
+                    list += ", " + as_text(ok, form);
                 }
                 // A bare RETURNING * would now list sqltap_old's columns too.
                 for (auto star : s.returning_stars) inserts.push_back({s.location + star, ref + "."});

@@ -7,7 +7,9 @@
 // the client sees) stays as it was. The added columns come last in each result
 // row; the response side strips exactly that many. Every added column is of
 // type text (the value as the type's output function writes it), so whatever
-// result format the client asks for, the added columns arrive as text bytes.
+// result format the client asks for, the added columns arrive as text bytes;
+// a simple Query (whose results are always text) gets the columns as they are,
+// which the publisher parses and plans faster.
 #include <cstddef>
 #include <functional>
 #include <optional>
@@ -54,8 +56,13 @@ struct rewrite_outcome {
 
 // `table_for` returns the catalog entry when a statement writes a captured
 // table (nullptr otherwise).
+enum class column_form {
+    text,    // each added column cast to text through the type's output function
+    native,  // as stored: only for results that come as text (simple Query)
+};
 rewrite_outcome rewrite(std::string_view sql, const analysis& a,
-                        const std::function<const table_info*(const statement&)>& table_for);
+                        const std::function<const table_info*(const statement&)>& table_for,
+                        column_form form = column_form::text);
 
 // The end of the last token in sql[from, to): after it, only blanks and
 // comments. String literals, quoted identifiers and dollar quotes are skipped

@@ -108,7 +108,28 @@ void session_capture::state::reset_txn() {
 
 void session_capture::state::send_query(byte_buffer& out, std::string text, std::shared_ptr<request> r) {
     protocol::build_query(out, text);
+    for (const auto& s : r->slots)
+        if (s.prepares_stats) r->stats_prepare_pending = true;
     pending.push_back(std::move(r));
+}
+
+session_capture::state::snapshot_sql session_capture::state::snapshot(snap_use u, bool plain) {
+    snapshot_sql out;
+    if (plain) {
+        out.sql = std::string(stats_query());
+    } else {
+        if (!stats_sent) {
+            stats_name = "sqltap_stats_" + std::to_string(++stats_seq);
+            out.sql = "PREPARE " + stats_name + " AS " + std::string(stats_query()) + ";";
+            slot p = ours(role::swallow);
+            p.prepares_stats = true;
+            out.slots.push_back(std::move(p));
+            stats_sent = true;
+        }
+        out.sql += "EXECUTE " + stats_name;
+    }
+    out.slots.push_back(ours(role::snapshot, statement_kind::read, u));
+    return out;
 }
 
 std::vector<uncaptured_write> session_capture::state::find_uncaptured_now(const stats_snapshot& now) const {
@@ -150,7 +171,8 @@ table_ptr session_capture::state::captured_target(const table_lookups& l, const 
 }
 
 rewrite_outcome session_capture::state::rewrite_captured(std::string_view sql, const analysis& a,
-                                                         const table_lookups& l, std::vector<table_ptr>& keep) const {
+                                                         const table_lookups& l, std::vector<table_ptr>& keep,
+                                                         column_form form) const {
     return rewrite(sql, a, [&](const statement& s) -> const table_info* {
         for (const auto& t : s.targets) {
             if (table_ptr p = captured_target(l, t)) {
@@ -159,7 +181,7 @@ rewrite_outcome session_capture::state::rewrite_captured(std::string_view sql, c
             }
         }
         return nullptr;
-    });
+    }, form);
 }
 
 session_capture::state::slot session_capture::state::make_slot(const statement& s, std::string_view text,
@@ -213,6 +235,11 @@ session_capture::state::slot session_capture::state::make_slot(const statement& 
         }
     }
     if (s.kind == statement_kind::other) traits.non_transactional = true;
+    if (s.kind == statement_kind::session) {
+        std::string_view t = text.substr(std::min(text.size(), skip_blank(text, 0)));
+        auto starts = [&](std::string_view w) { return t.size() >= w.size() && equals_ci(t.substr(0, w.size()), w); };
+        sl.drops_prepared = starts("deallocate") || starts("discard");
+    }
     if (is_txn_control(s.kind)) traits.control = true;
     if (may_write_hidden(s, text)) traits.hidden = true;
     if (s.kind == statement_kind::session || contains_ci(text, "search_path") || s.kind == statement_kind::rollback ||
@@ -454,6 +481,8 @@ std::shared_ptr<session_capture::state::request> session_capture::state::finish_
     if (!protocol::decode(f.body, z)) status = z.status;
     auto r = std::move(pending.front());
     pending.pop_front();
+    // Its PREPARE of the snapshot statement never ran: prepare it again.
+    if (r->stats_prepare_pending) stats_sent = false;
     r->status = status;
     r->done = true;
     r->answered = r->next_seq;
@@ -547,6 +576,7 @@ verdict session_capture::state::on_complete(request& r, slot& sl, const protocol
     protocol::command_complete_msg cc;
     std::string_view ctag;
     if (!protocol::decode(f.body, cc)) ctag = cc.tag;
+    if (sl.prepares_stats) r.stats_prepare_pending = false;
     if (sl.r == role::snapshot) {
         on_snapshot(r, sl);
         return verdict::replace;

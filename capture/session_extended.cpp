@@ -141,11 +141,26 @@ void flush(byte_buffer& out) { protocol::build_empty(out, protocol::frontend::fl
 
 }  // namespace
 
+// A write-count snapshot inside the batch (the PREPARE of sqltapd's snapshot
+// statement first, when it is due). Returns the sequence number of its Execute.
+std::uint64_t session_capture::state::inject_snapshot(byte_buffer& out, request& r, snap_use u) {
+    auto snap = snapshot(u);
+    std::string_view sql = snap.sql;
+    std::uint64_t seq = 0;
+    for (auto& sl : snap.slots) {
+        auto semi = sl.prepares_stats ? sql.find(';') : sql.size();
+        if (sl.prepares_stats) r.stats_prepare_pending = true;
+        seq = inject(out, r, sql.substr(0, semi), std::move(sl));
+        sql.remove_prefix(std::min(sql.size(), semi + 1));
+    }
+    return seq;
+}
+
 // The write-count snapshot and xid a commit needs, flushed; the operation
 // waits for their answers.
 void session_capture::state::start_commit_check(byte_buffer& out, ext_op& o, const std::shared_ptr<request>& r) {
     o.req = r;
-    inject(out, *r, stats_query(), ours(role::snapshot, statement_kind::read, snap_use::check));
+    inject_snapshot(out, *r, snap_use::check);
     o.seq = inject(out, *r, xid_query, ours(role::xid));
     flush(out);
     o.ph = ext_op::phase::commit_check;
@@ -378,10 +393,13 @@ verdict session_capture::state::on_extended(const protocol::frame& f, byte_buffe
                         eng->counters().rejected_uncaptured.fetch_add(1, std::memory_order_relaxed);
                     return refuse(plan->refusal_state, plan->refusal, plan->refusal_hint);
                 }
+                // The client may drop sqltapd's snapshot statement: the next
+                // snapshot (after this Execute) prepares it again.
+                if (sl.drops_prepared) stats_sent = false;
                 bool in_block = r->txn == 'T' || r->txn == 'W';
                 auto after = [&](snap_use u) {  // a snapshot right after the statement
                     if (in_block || (sl.kind == statement_kind::begin && r->txn == 'I'))
-                        inject(out, *r, stats_query(), ours(role::snapshot, statement_kind::read, u));
+                        inject_snapshot(out, *r, u);
                 };
                 switch (sl.kind) {
                     case statement_kind::begin:
@@ -438,7 +456,7 @@ verdict session_capture::state::on_extended(const protocol::frame& f, byte_buffe
                     if (plan->flag_table) flag_unsupported(*plan->flag_table, plan->flag_reason);
                     if (r->txn == 'I' && !plan->non_transactional) {
                         inject(out, *r, "BEGIN", ours(role::swallow, statement_kind::begin));
-                        inject(out, *r, stats_query(), ours(role::snapshot, statement_kind::read, snap_use::base));
+                        inject_snapshot(out, *r, snap_use::base);
                         r->txn = 'W';
                     }
                 }

@@ -204,10 +204,11 @@ verdict session_capture::state::on_query(const protocol::frame& f, byte_buffer& 
                     auto r = std::make_shared<request>();
                     r->ours = true;
                     r->hold_z = true;
-                    r->slots.push_back(ours(role::snapshot, statement_kind::read, snap_use::check));
+                    auto snap = snapshot(snap_use::check);
+                    r->slots = std::move(snap.slots);
                     r->slots.push_back(ours(role::xid));
                     o.req = r;
-                    send_query(out, std::string(stats_query()) + ";" + std::string(xid_query), r);
+                    send_query(out, snap.sql + ";" + std::string(xid_query), r);
                     o.ph = query_op::phase::commit_snapshot;
                     return verdict::hold;
                 }
@@ -227,8 +228,10 @@ verdict session_capture::state::on_query(const protocol::frame& f, byte_buffer& 
                     sub.statements.push_back(std::move(s));
                 }
                 // In a failed transaction everything fails: nothing to rewrite.
-                auto outcome = status == 'E' ? rewrite_captured(part_text, sub, table_lookups{}, keep)
-                                             : rewrite_captured(part_text, sub, *o.lookups, keep);
+                // Results of a simple Query are text: the added columns can be plain.
+                static const table_lookups nothing;
+                const table_lookups& tables = status == 'E' ? nothing : *o.lookups;
+                auto outcome = rewrite_captured(part_text, sub, tables, keep, column_form::native);
                 std::string unsupported = outcome.unsupported;
                 const table_info* unsupported_table = outcome.unsupported_table;
 
@@ -272,10 +275,15 @@ verdict session_capture::state::on_query(const protocol::frame& f, byte_buffer& 
                 for (auto [at, n] : outcome.insertions)
                     r->positions.insertions.emplace_back(utf8_chars(part_text.substr(0, at)), n);
 
+                // A message in which the client may drop prepared statements
+                // takes its snapshots with the query itself, and sqltapd's
+                // statement is prepared again after it.
+                bool drops = std::any_of(slots.begin(), slots.end(), [](const slot& x) { return x.drops_prepared; });
+
                 // Snapshots after BEGIN, SAVEPOINT and ROLLBACK TO: insert
                 // after each such statement (in the rewritten text).
                 if (status != 'E') {
-                    std::vector<std::pair<std::size_t, slot>> extra;  // (statement index, snapshot slot)
+                    std::vector<std::pair<std::size_t, snap_use>> extra;  // (statement index, use)
                     for (std::size_t i = 0; i < sub.statements.size(); ++i) {
                         snap_use u = snap_use::none;
                         switch (sub.statements[i].kind) {
@@ -284,20 +292,25 @@ verdict session_capture::state::on_query(const protocol::frame& f, byte_buffer& 
                             case statement_kind::rollback_to: u = snap_use::rebase; break;
                             default: break;
                         }
-                        if (u != snap_use::none) extra.emplace_back(i, ours(role::snapshot, statement_kind::read, u));
+                        if (u != snap_use::none) extra.emplace_back(i, u);
                     }
+                    // The first snapshot in the text prepares the statement
+                    // (if it must be), the others execute it.
+                    std::vector<snapshot_sql> snaps;
+                    for (auto [i, u] : extra) snaps.push_back(snapshot(u, drops));
                     // Insert back to front so earlier offsets stay valid.
-                    for (auto it = extra.rbegin(); it != extra.rend(); ++it) {
-                        const statement& s = sub.statements[it->first];
+                    for (std::size_t k = extra.size(); k-- > 0;) {
+                        const statement& s = sub.statements[extra[k].first];
                         // Offset of the statement's end in the rewritten text.
                         std::size_t end_client = last_token_end(part_text, s.location, s.location + s.length);
                         std::size_t shift = 0;
                         for (auto [at, n] : outcome.insertions)
                             if (at <= end_client) shift += n;
-                        std::string ins = ";" + std::string(stats_query());
+                        std::string ins = ";" + snaps[k].sql;
                         text.insert(end_client + shift, ins);
                         r->positions.insertions.emplace_back(utf8_chars(part_text.substr(0, end_client)), ins.size());
-                        slots.insert(slots.begin() + long(slot_end[it->first]), it->second);
+                        slots.insert(slots.begin() + long(slot_end[extra[k].first]), snaps[k].slots.begin(),
+                                     snaps[k].slots.end());
                     }
                     std::sort(r->positions.insertions.begin(), r->positions.insertions.end());
                 }
@@ -308,17 +321,20 @@ verdict session_capture::state::on_query(const protocol::frame& f, byte_buffer& 
                 r->wrapped = wrap;
                 if (writes) may_write = true;
                 if (wrap) {
-                    std::string prefix = "BEGIN;" + std::string(stats_query()) + ";";
+                    auto before = snapshot(snap_use::base, drops);
+                    auto after = snapshot(snap_use::check, drops);
+                    std::string prefix = "BEGIN;" + before.sql + ";";
                     r->positions.ours_prefix = prefix.size();
-                    text = prefix + text + "\n;" + std::string(stats_query()) + ";" + std::string(xid_query);
-                    slots.insert(slots.begin(), ours(role::snapshot, statement_kind::read, snap_use::base));
+                    text = prefix + text + "\n;" + after.sql + ";" + std::string(xid_query);
+                    slots.insert(slots.begin(), before.slots.begin(), before.slots.end());
                     slots.insert(slots.begin(), ours(role::swallow, statement_kind::begin));
-                    slots.push_back(ours(role::snapshot, statement_kind::read, snap_use::check));
+                    slots.insert(slots.end(), after.slots.begin(), after.slots.end());
                     slots.push_back(ours(role::xid));
                     r->hold_z = true;
                 } else {
                     r->hold_z = !last;
                 }
+                if (drops) stats_sent = false;
                 r->slots = std::move(slots);
                 o.req = r;
                 send_query(out, std::move(text), r);

@@ -75,6 +75,8 @@ struct slot {
     bool changes_search_path = false;
     bool resolves_commit = false;      // its CommandComplete says how the commit ended
     bool swallow_notices = false;      // e.g. a client BEGIN inside sqltapd's block warns
+    bool prepares_stats = false;       // ours: the PREPARE of sqltapd's snapshot statement
+    bool drops_prepared = false;       // the client's DEALLOCATE or DISCARD: may drop it
     std::shared_ptr<commit_ticket> ticket;  // resolves_commit: the entry it resolves
 };
 
@@ -138,6 +140,7 @@ struct request {
     std::string error_state;      // SQLSTATE of error_to_client
     char status = 0;
     bool done = false;
+    bool stats_prepare_pending = false;  // holds a PREPARE of the snapshot that has not completed
     bool wrapped = false;     // sqltapd's BEGIN … (its COMMIT or ROLLBACK follows)
     position_map positions;
     stats_snapshot snap, check;
@@ -222,6 +225,15 @@ struct session_capture::state : std::enable_shared_from_this<session_capture::st
     bool capture_failed = false;
     std::string capture_failure;
 
+    // sqltapd's prepared write-count snapshot: an SQL-level PREPARE (so a
+    // simple Query can EXECUTE it), planned once per connection instead of
+    // at every snapshot. A new name each time it is prepared again (after a
+    // failure before its PREPARE ran, or the client's DEALLOCATE / DISCARD),
+    // so a PREPARE never meets an older one.
+    std::string stats_name;
+    bool stats_sent = false;  // its PREPARE was sent and nothing undid it since
+    std::uint32_t stats_seq = 0;
+
     // COPY FROM STDIN while a Query is held (see client_message).
     bool copy_in = false;         // the server waits for the client's COPY data
     bool held_copy_end = false;   // the held message is a CopyDone/CopyFail already sent
@@ -246,6 +258,16 @@ struct session_capture::state : std::enable_shared_from_this<session_capture::st
     verdict on_extended(const protocol::frame& f, byte_buffer& out);       // session_extended.cpp
     void start_commit_check(byte_buffer& out, ext_op& o, const std::shared_ptr<request>& r);
     void send_query(byte_buffer& out, std::string text, std::shared_ptr<request> r);
+    // A write-count snapshot: its SQL (one statement, or the PREPARE and
+    // EXECUTE of sqltapd's snapshot statement when it is not prepared yet,
+    // joined by ';') and one slot per statement. `plain`: the query itself,
+    // for a message in which the client may drop prepared statements.
+    struct snapshot_sql {
+        std::string sql;
+        std::vector<detail::slot> slots;
+    };
+    snapshot_sql snapshot(detail::snap_use u, bool plain = false);
+    std::uint64_t inject_snapshot(byte_buffer& out, request& r, detail::snap_use u);  // session_extended.cpp
 
     // Shared by both protocols.
     // Starts catalog lookups for the analysis' targets; done when l->pending is 0.
@@ -254,7 +276,7 @@ struct session_capture::state : std::enable_shared_from_this<session_capture::st
     table_ptr captured_target(const detail::table_lookups& l, const table_name& t) const;
     // rewrite() with the captured tables of `l` (kept alive in `keep`).
     rewrite_outcome rewrite_captured(std::string_view sql, const analysis& a, const detail::table_lookups& l,
-                                     std::vector<table_ptr>& keep) const;
+                                     std::vector<table_ptr>& keep, column_form form = column_form::text) const;
     // The slot of one statement (not ours) and what it does. `ddl_changed`:
     // the tables DDL changed before it (a write to one is refused), to which
     // its own DDL targets are added.

@@ -7,17 +7,18 @@ namespace sqltap::capture {
 
 std::string_view stats_query() noexcept {
     // Only user tables (oid >= 16384, FirstNormalObjectId) of kind r or p;
-    // the counters are read for each, the names only for written ones (under
-    // their root table when they are partitions).
-    return "SELECT r.oid::text, (SELECT n.nspname::text FROM pg_catalog.pg_namespace n WHERE n.oid = r.relnamespace), "
-           "r.relname::text, t.i::text, t.u::text, t.d::text "
-           "FROM (SELECT c.oid, c.relispartition, "
-           "pg_catalog.pg_stat_get_xact_tuples_inserted(c.oid) AS i, "
-           "pg_catalog.pg_stat_get_xact_tuples_updated(c.oid) AS u, "
-           "pg_catalog.pg_stat_get_xact_tuples_deleted(c.oid) AS d "
-           "FROM pg_catalog.pg_class c WHERE c.oid >= 16384 AND c.relkind IN ('r', 'p')) t "
-           "JOIN pg_catalog.pg_class r ON r.oid = CASE WHEN t.relispartition "
-           "THEN pg_catalog.pg_partition_root(t.oid)::oid ELSE t.oid END "
+    // the counters are read for each (OFFSET 0 keeps the planner from
+    // evaluating them twice), the names only for written ones, under their
+    // root table when they are partitions. sqltapd prepares it once per
+    // connection (session_capture).
+    return "SELECT t.oid::text, n.nspname::text, c.relname::text, t.i::text, t.u::text, t.d::text FROM ("
+           "SELECT CASE WHEN c0.relispartition THEN pg_catalog.pg_partition_root(c0.oid)::oid ELSE c0.oid END AS oid, "
+           "pg_catalog.pg_stat_get_xact_tuples_inserted(c0.oid) AS i, "
+           "pg_catalog.pg_stat_get_xact_tuples_updated(c0.oid) AS u, "
+           "pg_catalog.pg_stat_get_xact_tuples_deleted(c0.oid) AS d "
+           "FROM pg_catalog.pg_class c0 WHERE c0.oid >= 16384 AND c0.relkind IN ('r', 'p') OFFSET 0) t "
+           "JOIN pg_catalog.pg_class c ON c.oid = t.oid "
+           "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
            "WHERE t.i + t.u + t.d > 0";
 }
 

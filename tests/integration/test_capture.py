@@ -198,6 +198,37 @@ INSERT INTO kept VALUES (1);
         self.assertEqual(self.pg.psql("SELECT count(*) FROM kept"), "2")
         self.assertFalse(os.path.exists(off.log_dir))
 
+    def test_snapshot_statement_survives_deallocate_and_discard(self):
+        # sqltapd prepares its write-count snapshot once per connection; a
+        # client that drops prepared statements makes it prepare it again.
+        import psycopg
+        px = self.proxy()
+        r = self.psql(px, """
+CREATE TABLE t (id int PRIMARY KEY, a int);
+INSERT INTO t VALUES (1, 0);
+DEALLOCATE ALL;
+UPDATE t SET a = 1;
+DISCARD ALL;
+BEGIN; UPDATE t SET a = 2; COMMIT;
+DEALLOCATE ALL \\; UPDATE t SET a = 3 \\; DISCARD PLANS;
+BEGIN \\; DEALLOCATE ALL \\; UPDATE t SET a = 4 \\; COMMIT;
+SAVEPOINT x;
+BEGIN; SAVEPOINT s; DEALLOCATE ALL; UPDATE t SET a = 5; ROLLBACK TO s; UPDATE t SET a = 6; COMMIT;
+""")
+        self.assertEqual(r.stderr, "ERROR:  SAVEPOINT can only be used in transaction blocks\n")
+        with psycopg.connect(px.dsn(), autocommit=True) as conn:
+            conn.execute("UPDATE t SET a = %s", (7,))
+            conn.execute("DEALLOCATE ALL")
+            conn.execute("UPDATE t SET a = %s", (8,))
+            with conn.transaction():
+                conn.execute("DEALLOCATE ALL", prepare=False)
+                conn.execute("UPDATE t SET a = %s", (9,), prepare=False)
+            conn.execute("DISCARD ALL")
+            conn.execute("UPDATE t SET a = %s", (10,))
+        values = [c["new"]["a"] for e in logapply.entries(px.log_dir) for c in e["changes"] if c["op"] == "update"]
+        self.assertEqual(values, [str(v) for v in (1, 2, 3, 4, 6, 7, 8, 9, 10)])
+        self.assertEqual(self.pg.psql("SELECT a FROM t"), "10")
+
     def test_async_durability(self):
         px = self.proxy(durability="async")
         self.psql(px, "CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t VALUES (1), (2);\n"

@@ -1,6 +1,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "capture/analyzer.hpp"
+#include "capture/sql_shape.hpp"
 
 using namespace sqltap::capture;
 using k = statement_kind;
@@ -162,15 +163,100 @@ BOOST_AUTO_TEST_CASE(pre_check_never_calls_a_write_read_only) {
 
 BOOST_AUTO_TEST_CASE(cache_is_bounded_and_hits) {
     analysis_cache c(2);
-    auto a1 = c.get("SELECT 1");
-    auto a2 = c.get("SELECT 1");
+    auto a1 = c.get("SELECT a FROM t");
+    auto a2 = c.get("SELECT a FROM t");
     BOOST_TEST(a1.get() == a2.get());
     BOOST_TEST(c.hits() == 1u);
-    c.get("SELECT 2");
-    c.get("SELECT 3");  // evicts SELECT 1, the least recently used
+    c.get("SELECT b FROM t");
+    c.get("SELECT c FROM t");  // evicts the first, the least recently used
     BOOST_TEST(c.size() == 2u);
-    c.get("SELECT 1");
+    c.get("SELECT a FROM t");
     BOOST_TEST(c.misses() == 4u);
+}
+
+namespace {
+void same_analysis(const analysis& x, const analysis& y, const std::string& sql) {
+    BOOST_TEST_CONTEXT(sql) {
+        BOOST_TEST(x.ok == y.ok);
+        BOOST_REQUIRE_EQUAL(x.statements.size(), y.statements.size());
+        for (std::size_t i = 0; i < x.statements.size(); ++i) {
+            const statement &a = x.statements[i], &b = y.statements[i];
+            BOOST_TEST(int(a.kind) == int(b.kind));
+            BOOST_TEST(a.location == b.location);
+            BOOST_TEST(a.length == b.length);
+            BOOST_TEST((a.targets == b.targets));
+            BOOST_TEST(a.target_alias == b.target_alias);
+            BOOST_TEST(a.target_location == b.target_location);
+            BOOST_TEST((a.set_columns == b.set_columns));
+            BOOST_TEST(a.update_from == b.update_from);
+            BOOST_TEST((a.returning_stars == b.returning_stars));
+            BOOST_TEST(a.has_returning == b.has_returning);
+            BOOST_TEST(a.modifying_cte == b.modifying_cte);
+            BOOST_TEST(a.on_conflict == b.on_conflict);
+            BOOST_TEST(a.chain == b.chain);
+            BOOST_TEST(a.name == b.name);
+            BOOST_TEST(!a.inner);
+            BOOST_TEST(!b.inner);
+        }
+    }
+}
+}  // namespace
+
+// A text of a shape seen before gets the analysis the parser gives it, with
+// its positions where they are in the new text.
+BOOST_AUTO_TEST_CASE(shape_hits_equal_a_fresh_parse) {
+    // @ is replaced by literals of different lengths.
+    const char* templates[] = {
+        "UPDATE pgbench_accounts SET abalance = abalance + @ WHERE aid = @",
+        "  /* c */ INSERT INTO h (tid, bid, aid, delta, mtime) VALUES (@, @, @, @, CURRENT_TIMESTAMP) ;  ",
+        "BEGIN; UPDATE t SET a = @ WHERE id = @ RETURNING *, a; SELECT * FROM t WHERE b = @;COMMIT",
+        "update s.t as x set k = @, v = 'v' where x.k = @ returning x.*",
+        "DELETE FROM t WHERE id IN (@, @) -- trailing comment",
+        "insert into t values (@, 'it''s') on conflict (id) do update set v = excluded.v returning *",
+        "WITH d AS (DELETE FROM t WHERE id = @ RETURNING *) INSERT INTO log SELECT * FROM d",
+        "SELECT @::numeric(10, 2), \"Quoted Col\" FROM \"T\" WHERE a <> -@",
+        "ROLLBACK; BEGIN ; SELECT @",
+    };
+    const char* literals[][2] = {{"1", "123456789"}, {"'x'", "'a longer ''quoted'' string'"}, {"1.5e3", ".25"}};
+    for (const char* tpl : templates) {
+        for (const auto& lit : literals) {
+            analysis_cache c;
+            auto fill = [&](const char* v) {
+                std::string out;
+                for (const char* p = tpl; *p; ++p) out += *p == '@' ? std::string(v) : std::string(1, *p);
+                return out;
+            };
+            std::string first = fill(lit[0]), second = fill(lit[1]);
+            c.get(first);
+            auto got = c.get(second);
+            BOOST_TEST(c.shape_hits() == 1u, second);
+            same_analysis(*got, analyze(second), second);
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(texts_the_shape_lexer_is_unsure_of_are_parsed) {
+    for (const char* sql : {"SELECT 'a\\' FROM t", "SELECT E'x' FROM t", "SELECT $1", "SELECT $$x$$",
+                            "SELECT 'a'\n'b'", "SELECT 1abc", "SELECT 1.x", "SELECT 'open", "SELECT \"open",
+                            "SELECT 1 /* open", "SELECT U&'d' FROM t", "SELECT x'1f'", "SELECT 0x1f"})
+        BOOST_TEST(!shape_of(sql).has_value(), sql);
+    // Shapes keep what the parser sees: blanks and comments do not count,
+    // literals count by kind only, everything else exactly.
+    BOOST_TEST(shape_of("SELECT 1  -- x\n")->key == shape_of("SELECT 9")->key);
+    BOOST_TEST(shape_of("select 1")->key != shape_of("SELECT 1")->key);
+    BOOST_TEST(shape_of("SELECT 1")->key != shape_of("SELECT '1'")->key);
+    BOOST_TEST(shape_of("SELECT a")->key != shape_of("SELECT \"a\"")->key);
+    BOOST_TEST(shape_of("SELECT a<-1")->key != shape_of("SELECT a< -1")->key);
+    BOOST_TEST(shape_of("SELECT a+--1\n1")->key == shape_of("SELECT a+ 7")->key);
+    BOOST_TEST(shape_of("SELECT a+/* c */2")->key == shape_of("SELECT a+2")->key);
+    // Analyses that read literals are not shared by shape.
+    analysis_cache c;
+    c.get("PREPARE TRANSACTION 'a'");
+    c.get("PREPARE TRANSACTION 'b'");
+    c.get("SET search_path = 'a'");
+    c.get("SET search_path = 'b'");
+    c.get("COPY t FROM STDIN");
+    BOOST_TEST(c.shape_hits() == 0u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,164 @@
+#include "capture/sql_shape.hpp"
+
+#include <algorithm>
+
+namespace sqltap::capture {
+
+namespace {
+
+bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool ident_start(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || static_cast<unsigned char>(c) >= 0x80;
+}
+bool ident_char(char c) { return ident_start(c) || is_digit(c) || c == '$'; }
+// Characters PostgreSQL's lexer puts into operators.
+bool op_char(char c) {
+    switch (c) {
+        case '+': case '-': case '*': case '/': case '<': case '>': case '=': case '~': case '!':
+        case '@': case '#': case '%': case '^': case '&': case '|': case '`': case '?': case ':':
+            return true;
+        default: return false;
+    }
+}
+
+// Markers of literal kinds in the key; they appear in no token.
+constexpr char number_marker[] = "\x01n";
+constexpr char string_marker[] = "\x01s";
+
+}  // namespace
+
+std::optional<sql_shape> shape_of(std::string_view sql) {
+    sql_shape out;
+    out.size = sql.size();
+    if (sql.size() > UINT32_MAX) return std::nullopt;
+    const std::size_t n = sql.size();
+    std::size_t i = 0;
+    bool last_was_string = false;
+    auto emit = [&](std::size_t b, std::size_t e, std::string_view key_text) {
+        out.tokens.push_back({static_cast<std::uint32_t>(b), static_cast<std::uint32_t>(e)});
+        out.key.append(key_text);
+        out.key.push_back('\0');
+    };
+    while (i < n) {
+        char c = sql[i];
+        if (is_space(c)) {
+            ++i;
+            continue;
+        }
+        if (c == '-' && i + 1 < n && sql[i + 1] == '-') {
+            while (i < n && sql[i] != '\n') ++i;
+            continue;
+        }
+        if (c == '/' && i + 1 < n && sql[i + 1] == '*') {
+            int depth = 1;
+            i += 2;
+            while (i < n && depth > 0) {
+                if (sql[i] == '/' && i + 1 < n && sql[i + 1] == '*') {
+                    ++depth;
+                    i += 2;
+                } else if (sql[i] == '*' && i + 1 < n && sql[i + 1] == '/') {
+                    --depth;
+                    i += 2;
+                } else {
+                    ++i;
+                }
+            }
+            if (depth > 0) return std::nullopt;
+            continue;
+        }
+        bool is_string = false;
+        std::size_t b = i;
+        if (c == '\'') {
+            // 'text' with '' for a quote. A backslash may escape (E'' or
+            // standard_conforming_strings = off): no shape.
+            if (last_was_string) return std::nullopt;  // 'a' 'b' may be one literal
+            ++i;
+            for (;;) {
+                if (i >= n) return std::nullopt;
+                if (sql[i] == '\\') return std::nullopt;
+                if (sql[i] == '\'') {
+                    if (i + 1 < n && sql[i + 1] == '\'') {
+                        i += 2;
+                        continue;
+                    }
+                    ++i;
+                    break;
+                }
+                ++i;
+            }
+            emit(b, i, string_marker);
+            is_string = true;
+        } else if (c == '"') {
+            ++i;
+            for (;;) {
+                if (i >= n) return std::nullopt;
+                if (sql[i] == '"') {
+                    if (i + 1 < n && sql[i + 1] == '"') {
+                        i += 2;
+                        continue;
+                    }
+                    ++i;
+                    break;
+                }
+                ++i;
+            }
+            emit(b, i, sql.substr(b, i - b));
+        } else if (is_digit(c) || (c == '.' && i + 1 < n && is_digit(sql[i + 1]))) {
+            while (i < n && is_digit(sql[i])) ++i;
+            if (i < n && sql[i] == '.') {
+                ++i;
+                while (i < n && is_digit(sql[i])) ++i;
+            }
+            if (i < n && (sql[i] == 'e' || sql[i] == 'E')) {
+                std::size_t j = i + 1;
+                if (j < n && (sql[j] == '+' || sql[j] == '-')) ++j;
+                if (j < n && is_digit(sql[j])) {
+                    i = j;
+                    while (i < n && is_digit(sql[i])) ++i;
+                }
+            }
+            // A number run into a name, a dot or a quote: left to the parser.
+            if (i < n && (ident_char(sql[i]) || sql[i] == '.' || sql[i] == '\'' || sql[i] == '"')) return std::nullopt;
+            emit(b, i, number_marker);
+        } else if (ident_start(c)) {
+            while (i < n && ident_char(sql[i])) ++i;
+            // E'…', B'…', X'…', N'…', U&'…', U&"…": prefixed literals.
+            if (i < n && (sql[i] == '\'' || (sql[i] == '&' && i + 1 < n && (sql[i + 1] == '\'' || sql[i + 1] == '"'))))
+                return std::nullopt;
+            emit(b, i, sql.substr(b, i - b));
+        } else if (op_char(c)) {
+            // A run of operator characters; "--" and "/*" start comments even inside it.
+            while (i < n && op_char(sql[i])) {
+                if (i > b && ((sql[i] == '-' && sql[i - 1] == '-') || (sql[i] == '*' && sql[i - 1] == '/'))) {
+                    --i;
+                    break;
+                }
+                ++i;
+            }
+            emit(b, i, sql.substr(b, i - b));
+        } else if (c == '(' || c == ')' || c == '[' || c == ']' || c == ',' || c == ';' || c == '.') {
+            ++i;
+            emit(b, i, sql.substr(b, 1));
+        } else {
+            return std::nullopt;  // '$' (parameters, dollar quotes), '\\', NUL, …
+        }
+        last_was_string = is_string;
+    }
+    return out;
+}
+
+std::optional<std::size_t> map_offset(const sql_shape& from, const sql_shape& to, std::size_t at) {
+    if (at == 0) return 0;
+    if (at == from.size) return to.size;
+    if (from.tokens.size() != to.tokens.size()) return std::nullopt;
+    // The first token that does not begin before `at`.
+    auto it = std::lower_bound(from.tokens.begin(), from.tokens.end(), at,
+                               [](const sql_shape::token& t, std::size_t v) { return t.begin < v; });
+    std::size_t k = static_cast<std::size_t>(it - from.tokens.begin());
+    if (k < from.tokens.size() && from.tokens[k].begin == at) return to.tokens[k].begin;
+    if (k > 0 && from.tokens[k - 1].end == at) return to.tokens[k - 1].end;
+    return std::nullopt;
+}
+
+}  // namespace sqltap::capture

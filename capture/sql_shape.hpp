@@ -1,0 +1,39 @@
+#pragma once
+// The shape of an SQL text: its tokens, with the values of number and string
+// literals left out. Two texts of one shape differ only in those values, so
+// PostgreSQL's parser gives them the same statements, of the same kinds, on
+// the same tables, at the same token positions. The analysis cache uses it to
+// analyse statements whose literals change at every call (a simple-protocol
+// client that inlines its values) without running the parser again.
+//
+// The lexer knows only what it can be certain of; a text holding anything
+// else (a backslash in a string, a dollar quote or parameter, E'' and other
+// prefixed strings, adjacent strings, a number run into a name, an
+// unterminated quote or comment) has no shape and is parsed.
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sqltap::capture {
+
+struct sql_shape {
+    std::string key;  // the tokens, literal values replaced by a marker of their kind
+    struct token {
+        std::uint32_t begin, end;  // byte range in the text
+    };
+    std::vector<token> tokens;
+    std::size_t size = 0;  // of the text
+};
+
+std::optional<sql_shape> shape_of(std::string_view sql);
+
+// Where byte offset `at` of the text of shape `from` lies in the text of
+// shape `to` (same key): at the text's start or end, or at the start or end
+// of a token. Nothing when `at` is elsewhere (inside a literal, or in the
+// middle of blanks), where texts of one shape may differ.
+std::optional<std::size_t> map_offset(const sql_shape& from, const sql_shape& to, std::size_t at);
+
+}  // namespace sqltap::capture
