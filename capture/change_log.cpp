@@ -91,7 +91,7 @@ std::unique_ptr<change_log> change_log::open(const log_options& opts) {
     if (!opts.read_only) lmdb::check(mdb_env_set_mapsize(e, opts.map_size), "mdb_env_set_mapsize");
     unsigned flags = MDB_NOTLS;
     if (opts.read_only) flags |= MDB_RDONLY;
-    else if (!opts.sync) flags |= MDB_NOSYNC;
+    else if (!opts.sync) flags |= MDB_NOMETASYNC;
     int rc = mdb_env_open(e, dir.c_str(), flags, 0600);
     if (rc != MDB_SUCCESS) throw lmdb::error(rc, "cannot open the change log in " + dir);
 
@@ -154,7 +154,10 @@ void change_log::submit(request r) {
             r.done(log_errc::queue_full, 0);
             return;
         }
+        bool wake = queue_.empty() || urgent(r);
+        if (urgent(r)) ++urgent_;
         queue_.push_back(std::move(r));
+        if (!wake) return;  // the writer is awake already, or lingering for company
     }
     cv_.notify_one();
 }
@@ -210,7 +213,10 @@ void change_log::writer_loop() {
             std::unique_lock lock(mu_);
             cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
             if (queue_.empty() && stopping_) break;
+            if (opts_.linger.count() > 0 && urgent_ == 0)
+                cv_.wait_for(lock, opts_.linger, [&] { return stopping_ || urgent_ > 0; });
             batch.swap(queue_);
+            urgent_ = 0;
         }
         std::vector<std::error_code> results(batch.size());
         const std::uint64_t first_lsn = next_lsn_;

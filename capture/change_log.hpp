@@ -10,10 +10,16 @@
 // every request queued at that moment into one LMDB write transaction (group
 // commit: one fsync for all), each in a nested transaction so that one failing
 // request (a full map, say) fails alone. Completions run on the writer thread.
+// Requests no session waits for (committed appends of async durability,
+// resolutions, and in-doubt appends when `sync` is off) may wait up to
+// `linger` for company, so that a steady stream of them costs one commit per
+// interval instead of one each; an in-doubt append with `sync` on (a session
+// waits for it) or a barrier ends the wait at once.
 //
 // Readers see a record only when every record before it is resolved: the
 // visible end is the lowest in-doubt LSN (or the next LSN when none is in
 // doubt), so the order readers see never changes after the fact.
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -33,9 +39,11 @@ namespace sqltap::capture {
 struct log_options {
     std::string dir;
     std::size_t map_size = std::size_t{16} << 30;  // address space, not disk
-    bool sync = true;                               // fsync at every group commit
+    bool sync = true;  // full durability at every group commit; false: MDB_NOMETASYNC (one flush
+                       // per commit instead of two; a system crash may undo the last commit)
     bool read_only = false;                         // for sqltap-dump and other readers
     std::size_t max_queue = 100000;                 // pending write requests
+    std::chrono::milliseconds linger{0};            // see above
 };
 
 enum class log_errc { full = 1, queue_full, closed, write_failed, not_in_doubt };
@@ -94,6 +102,9 @@ private:
 
     explicit change_log(const log_options& opts);
     void submit(request r);
+    bool urgent(const request& r) const noexcept {
+        return r.kind == request::barrier || (r.kind == request::append_in_doubt && opts_.sync);
+    }
     void writer_loop();
     void apply(MDB_txn* parent, request& r);
 
@@ -104,6 +115,7 @@ private:
     std::mutex mu_;
     std::condition_variable cv_;
     std::deque<request> queue_;
+    std::size_t urgent_ = 0;  // queued requests someone waits for
     bool stopping_ = false;
     std::uint64_t next_lsn_ = 1;  // owned by the writer thread after open
     std::thread writer_;

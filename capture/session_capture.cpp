@@ -113,20 +113,32 @@ void session_capture::state::send_query(byte_buffer& out, std::string text, std:
     pending.push_back(std::move(r));
 }
 
+std::string session_capture::state::snapshot_sql::joined() const {
+    std::string out;
+    for (const auto& s : statements) out += (out.empty() ? "" : ";") + s;
+    return out;
+}
+
 session_capture::state::snapshot_sql session_capture::state::snapshot(snap_use u, bool plain) {
     snapshot_sql out;
+    bool check = u == snap_use::check;
     if (plain) {
-        out.sql = std::string(stats_query());
+        out.statements.push_back(check ? check_query() : std::string(stats_query()));
     } else {
         if (!stats_sent) {
-            stats_name = "sqltap_stats_" + std::to_string(++stats_seq);
-            out.sql = "PREPARE " + stats_name + " AS " + std::string(stats_query()) + ";";
-            slot p = ours(role::swallow);
-            p.prepares_stats = true;
-            out.slots.push_back(std::move(p));
+            std::string n = std::to_string(++stats_seq);
+            stats_name = "sqltap_stats_" + n;
+            check_name = "sqltap_check_" + n;
+            out.statements.push_back("PREPARE " + stats_name + " AS " + std::string(stats_query()));
+            out.statements.push_back("PREPARE " + check_name + " AS " + check_query());
+            for (int i = 0; i < 2; ++i) {
+                slot p = ours(role::swallow);
+                p.prepares_stats = true;
+                out.slots.push_back(std::move(p));
+            }
             stats_sent = true;
         }
-        out.sql += "EXECUTE " + stats_name;
+        out.statements.push_back("EXECUTE " + (check ? check_name : stats_name));
     }
     out.slots.push_back(ours(role::snapshot, statement_kind::read, u));
     return out;
@@ -555,9 +567,12 @@ verdict session_capture::state::on_data_row(request& r, slot* s, const protocol:
         std::vector<std::optional<std::string>> vals;
         for (const auto& v : d.columns)
             vals.push_back(v ? std::optional<std::string>(std::string(protocol::as_text(*v))) : std::nullopt);
+        if (s->use == snap_use::check && !vals.empty()) {  // check_query: the xid first
+            if (vals[0] && xid.empty()) xid = *vals[0];
+            vals.erase(vals.begin());
+            if (!vals.empty() && !vals[0]) return verdict::replace;  // nothing written
+        }
         add_stats_row(r.snap, vals);
-    } else if (s->r == role::xid) {
-        if (d.columns.size() == 1 && d.columns[0] && xid.empty()) xid = text(0);
     } else if (s->r == role::catalog) {
         text_row row;
         for (const auto& v : d.columns)
@@ -590,7 +605,7 @@ verdict session_capture::state::on_complete(request& r, slot& sl, const protocol
         }
         return verdict::replace;
     }
-    if (sl.r == role::xid || sl.r == role::catalog) return verdict::replace;
+    if (sl.r == role::catalog) return verdict::replace;
     on_command_complete(r, sl, ctag);
     if (sl.r == role::swallow) {
         if (!r.error_to_client.empty()) {

@@ -145,13 +145,10 @@ void flush(byte_buffer& out) { protocol::build_empty(out, protocol::frontend::fl
 // statement first, when it is due). Returns the sequence number of its Execute.
 std::uint64_t session_capture::state::inject_snapshot(byte_buffer& out, request& r, snap_use u) {
     auto snap = snapshot(u);
-    std::string_view sql = snap.sql;
     std::uint64_t seq = 0;
-    for (auto& sl : snap.slots) {
-        auto semi = sl.prepares_stats ? sql.find(';') : sql.size();
-        if (sl.prepares_stats) r.stats_prepare_pending = true;
-        seq = inject(out, r, sql.substr(0, semi), std::move(sl));
-        sql.remove_prefix(std::min(sql.size(), semi + 1));
+    for (std::size_t i = 0; i < snap.slots.size(); ++i) {
+        if (snap.slots[i].prepares_stats) r.stats_prepare_pending = true;
+        seq = inject(out, r, snap.statements[i], std::move(snap.slots[i]));
     }
     return seq;
 }
@@ -160,8 +157,7 @@ std::uint64_t session_capture::state::inject_snapshot(byte_buffer& out, request&
 // waits for their answers.
 void session_capture::state::start_commit_check(byte_buffer& out, ext_op& o, const std::shared_ptr<request>& r) {
     o.req = r;
-    inject_snapshot(out, *r, snap_use::check);
-    o.seq = inject(out, *r, xid_query, ours(role::xid));
+    o.seq = inject_snapshot(out, *r, snap_use::check);
     flush(out);
     o.ph = ext_op::phase::commit_check;
 }

@@ -206,9 +206,8 @@ verdict session_capture::state::on_query(const protocol::frame& f, byte_buffer& 
                     r->hold_z = true;
                     auto snap = snapshot(snap_use::check);
                     r->slots = std::move(snap.slots);
-                    r->slots.push_back(ours(role::xid));
                     o.req = r;
-                    send_query(out, snap.sql + ";" + std::string(xid_query), r);
+                    send_query(out, snap.joined(), r);
                     o.ph = query_op::phase::commit_snapshot;
                     return verdict::hold;
                 }
@@ -306,7 +305,7 @@ verdict session_capture::state::on_query(const protocol::frame& f, byte_buffer& 
                         std::size_t shift = 0;
                         for (auto [at, n] : outcome.insertions)
                             if (at <= end_client) shift += n;
-                        std::string ins = ";" + snaps[k].sql;
+                        std::string ins = ";" + snaps[k].joined();
                         text.insert(end_client + shift, ins);
                         r->positions.insertions.emplace_back(utf8_chars(part_text.substr(0, end_client)), ins.size());
                         slots.insert(slots.begin() + long(slot_end[extra[k].first]), snaps[k].slots.begin(),
@@ -323,13 +322,12 @@ verdict session_capture::state::on_query(const protocol::frame& f, byte_buffer& 
                 if (wrap) {
                     auto before = snapshot(snap_use::base, drops);
                     auto after = snapshot(snap_use::check, drops);
-                    std::string prefix = "BEGIN;" + before.sql + ";";
+                    std::string prefix = "BEGIN;" + before.joined() + ";";
                     r->positions.ours_prefix = prefix.size();
-                    text = prefix + text + "\n;" + after.sql + ";" + std::string(xid_query);
+                    text = prefix + text + "\n;" + after.joined();
                     slots.insert(slots.begin(), before.slots.begin(), before.slots.end());
                     slots.insert(slots.begin(), ours(role::swallow, statement_kind::begin));
                     slots.insert(slots.end(), after.slots.begin(), after.slots.end());
-                    slots.push_back(ours(role::xid));
                     r->hold_z = true;
                 } else {
                     r->hold_z = !last;

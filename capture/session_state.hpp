@@ -37,7 +37,6 @@ inline constexpr std::string_view uncaptured_hint =
     "[capture] uncaptured = reject. Write the table with plain INSERT, UPDATE or DELETE, or set uncaptured = log "
     "to let it through and mark the table for resynchronisation.";
 
-inline constexpr std::string_view xid_query = "SELECT pg_catalog.pg_current_xact_id()::text";
 inline constexpr std::string_view search_path_query =
     "SELECT pg_catalog.current_setting('search_path'), current_user::text";
 
@@ -53,9 +52,8 @@ bool wants_tables(const statement& s);
 enum class role : std::uint8_t {
     client,       // the client's statement: answers go to the client (stripped)
     swallow,      // ours: the client sees none of its answers
-    snapshot,     // ours: a write-count snapshot (stats_query)
+    snapshot,     // ours: a write-count snapshot (stats_query; check_query at a COMMIT)
     search_path,  // ours: current_setting('search_path'), current_user
-    xid,          // ours: pg_current_xact_id()
     catalog,      // ours: table_query() on the session's own connection
 };
 enum class snap_use : std::uint8_t { none, base, savepoint, rebase, check };
@@ -225,12 +223,12 @@ struct session_capture::state : std::enable_shared_from_this<session_capture::st
     bool capture_failed = false;
     std::string capture_failure;
 
-    // sqltapd's prepared write-count snapshot: an SQL-level PREPARE (so a
-    // simple Query can EXECUTE it), planned once per connection instead of
-    // at every snapshot. A new name each time it is prepared again (after a
-    // failure before its PREPARE ran, or the client's DEALLOCATE / DISCARD),
-    // so a PREPARE never meets an older one.
-    std::string stats_name;
+    // sqltapd's prepared write-count snapshots (stats_query, check_query):
+    // SQL-level PREPAREs (so a simple Query can EXECUTE them), planned once
+    // per connection instead of at every snapshot. New names each time they
+    // are prepared again (after a failure before the PREPAREs ran, or the
+    // client's DEALLOCATE / DISCARD), so a PREPARE never meets an older one.
+    std::string stats_name, check_name;
     bool stats_sent = false;  // its PREPARE was sent and nothing undid it since
     std::uint32_t stats_seq = 0;
 
@@ -258,13 +256,14 @@ struct session_capture::state : std::enable_shared_from_this<session_capture::st
     verdict on_extended(const protocol::frame& f, byte_buffer& out);       // session_extended.cpp
     void start_commit_check(byte_buffer& out, ext_op& o, const std::shared_ptr<request>& r);
     void send_query(byte_buffer& out, std::string text, std::shared_ptr<request> r);
-    // A write-count snapshot: its SQL (one statement, or the PREPARE and
-    // EXECUTE of sqltapd's snapshot statement when it is not prepared yet,
-    // joined by ';') and one slot per statement. `plain`: the query itself,
-    // for a message in which the client may drop prepared statements.
+    // A write-count snapshot (with the xid, for snap_use::check): one
+    // statement, or the PREPAREs and the EXECUTE when sqltapd's statements
+    // are not prepared yet. `plain`: the query itself, for a message in which the client
+    // may drop prepared statements.
     struct snapshot_sql {
-        std::string sql;
-        std::vector<detail::slot> slots;
+        std::vector<std::string> statements;
+        std::vector<detail::slot> slots;  // one per statement
+        std::string joined() const;       // the statements joined by ';'
     };
     snapshot_sql snapshot(detail::snap_use u, bool plain = false);
     std::uint64_t inject_snapshot(byte_buffer& out, request& r, detail::snap_use u);  // session_extended.cpp

@@ -22,6 +22,12 @@ std::string_view stats_query() noexcept {
            "WHERE t.i + t.u + t.d > 0";
 }
 
+const std::string& check_query() {
+    static const std::string q = "SELECT x.xid, s.* FROM (SELECT pg_catalog.pg_current_xact_id()::text AS xid) x "
+                                 "LEFT JOIN (" + std::string(stats_query()) + ") s ON true";
+    return q;
+}
+
 namespace {
 template <class T>
 bool number(const std::optional<std::string>& v, T& out) {
