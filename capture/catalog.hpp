@@ -39,6 +39,7 @@ struct table_info {
     std::vector<std::uint32_t> key_columns;  // indexes into columns
     key_source key = key_source::primary_key;
     char kind = 'r';  // relkind: r table, p partitioned table, v view, …
+    std::string row_filter;  // [table] filter: only rows it is true for are captured
 };
 
 class admin_connection {

@@ -167,6 +167,7 @@ void engine::lookup_table(const std::string& database, std::vector<std::string> 
         table_ptr p;
         try {
             auto t = load_table(admin(database), name, schemas);
+            if (t) apply_rules(*t);
             p = t ? std::make_shared<const table_info>(std::move(*t)) : nullptr;
             if (p && p->key == key_source::all_columns)
                 warn("table " + p->schema + "." + p->name +
@@ -181,6 +182,17 @@ void engine::lookup_table(const std::string& database, std::vector<std::string> 
         }
         done(std::move(p), std::move(error));
     });
+}
+
+void engine::apply_rules(table_info& t) const {
+    for (const auto& r : opts_.table_rules) {
+        if (r.schema != t.schema || r.table != t.name) continue;
+        for (const auto& c : apply_rule(t, r))
+            warn("[table " + r.schema + "." + r.table + "] columns: the table has no column \"" + c + "\"");
+        if (!t.row_filter.empty() && t.key == key_source::all_columns)
+            warn("[table " + r.schema + "." + r.table + "] filter: the table has no primary key or replica "
+                 "identity; its UPDATEs are refused while it has a row filter");
+    }
 }
 
 void engine::invalidate(const std::string& database) {

@@ -33,6 +33,7 @@ struct engine_options {
     bool strict = true;
     bool reject_uncaptured = true;
     std::string tables = "*.*", exclude;
+    std::vector<table_rule> table_rules;  // [table SCHEMA.TABLE] sections
     std::string admin_conninfo;  // dbname replaced per database
     std::string admin_database = "postgres";  // for recovery at startup
     std::function<void(const std::string&)> warn;  // log sink (warnings); default stderr
@@ -63,6 +64,9 @@ public:
     const engine_options& options() const noexcept { return opts_; }
     change_log& log() noexcept { return *log_; }
     const table_filter& filter() const noexcept { return filter_; }
+    // Applies the table's [table] rule, if it has one (warning about listed
+    // columns it does not have).
+    void apply_rules(table_info& t) const;
     engine_counters& counters() noexcept { return counters_; }
 
     // ---- catalog ----

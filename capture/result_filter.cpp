@@ -58,6 +58,12 @@ std::error_code result_filter::on_data_row(protocol::bytes body, captured_row& o
             out.old_key.push_back(v ? value(std::string(protocol::as_text(*v))) : value());
         }
     }
+    auto flag = [&](bool& f) {
+        auto v = r.nullable_value();
+        f = v && protocol::as_text(*v) == "t";
+    };
+    if (plan_.match) flag(out.match);
+    if (plan_.match_old) flag(out.match_old);
     if (auto ec = r.finish()) return ec;
 
     if (plan_.client_returning) {
@@ -76,29 +82,42 @@ relation result_filter::log_relation() const {
     return rel;
 }
 
-change result_filter::to_change(captured_row&& r, std::uint32_t rel) const {
+op result_filter::written(const captured_row& r) const {
+    switch (plan_.kind) {
+        case statement_kind::insert: return r.inserted && !*r.inserted ? op::update : op::insert;
+        case statement_kind::update: return op::update;
+        default: return op::del;
+    }
+}
+
+std::optional<change> result_filter::to_change(captured_row&& r, std::uint32_t rel) const {
     change c;
     c.rel = rel;
     std::vector<value> key;
     for (auto k : plan_.table->key_columns) key.push_back(r.row[k]);
-    switch (plan_.kind) {
-        case statement_kind::insert:
-            // An ON CONFLICT … DO UPDATE that updated: the row existed, keys unchanged.
-            if (r.inserted && !*r.inserted) {
-                c.kind = op::update;
-                c.key = std::move(key);
-            } else {
-                c.kind = op::insert;
-            }
+    switch (written(r)) {
+        case op::insert:
+            if (!r.match) return std::nullopt;
+            c.kind = op::insert;
             c.new_row = std::move(r.row);
             break;
-        case statement_kind::update:
-            c.kind = op::update;
-            // The key before the update: returned separately when the key changed.
+        case op::update:
+            // The key before the update: returned separately when the key
+            // changed (or under a row filter). An ON CONFLICT … DO UPDATE
+            // keeps the key; whether the row matched before is not known
+            // there, so it counts as matching.
             c.key = plan_.old_key ? std::move(r.old_key) : std::move(key);
+            if (!r.match && !r.match_old) return std::nullopt;
+            if (!r.match) {  // out of the filter: gone for subscribers
+                c.kind = op::del;
+                break;
+            }
+            c.kind = r.match_old ? op::update : op::insert;  // into it: new for subscribers
+            if (c.kind == op::insert) c.key.clear();
             c.new_row = std::move(r.row);
             break;
         default:
+            if (!r.match) return std::nullopt;
             c.kind = op::del;
             c.key = std::move(key);
             c.old_row = std::move(r.row);

@@ -19,6 +19,7 @@ struct captured_row {
     std::optional<bool> inserted;   // ON CONFLICT: true inserted, false updated
     std::string xid;
     std::vector<value> old_key;     // UPDATE of key columns: the key before it
+    bool match = true, match_old = true;  // a row filter: the row matches it (now, before the update)
 };
 
 class result_filter {
@@ -35,9 +36,15 @@ public:
     // rows, appends its part of the row to `to_client`.
     std::error_code on_data_row(protocol::bytes body, captured_row& out, protocol::byte_buffer& to_client) const;
 
-    // The change a captured row stands for. `rel` is the table's index in the
-    // transaction's relations.
-    change to_change(captured_row&& r, std::uint32_t rel) const;
+    // What the statement did to the row, as the publisher counts it
+    // (pg_stat_xact_user_tables): insert, update or delete.
+    op written(const captured_row& r) const;
+
+    // The change a captured row stands for, if any: under a row filter an
+    // UPDATE that moves the row into the filter is an insert, out of it a
+    // delete, and rows outside it are no change. `rel` is the table's index
+    // in the transaction's relations.
+    std::optional<change> to_change(captured_row&& r, std::uint32_t rel) const;
 
     // The log relation of the plan's table.
     relation log_relation() const;

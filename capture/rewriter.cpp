@@ -115,6 +115,13 @@ std::string capture_list(const table_info& t, const std::string& ref, bool on_co
     return list;
 }
 
+// Whether the row `ref` matches the table's row filter, as 't' or 'f' (NULL
+// counts as false). The filter names the table's columns unqualified; a
+// subquery over the row alone keeps them from meeting other tables' columns.
+std::string filter_match(const table_info& t, const std::string& ref) {
+    return "CASE WHEN (SELECT (" + t.row_filter + ") FROM (SELECT " + ref + ".*) AS sqltap_row) THEN 't' ELSE 'f' END";
+}
+
 // The end of a possibly qualified, possibly quoted name starting at `at`.
 std::size_t qualified_name_end(std::string_view sql, std::size_t at) {
     std::size_t i = at, n = sql.size();
@@ -237,6 +244,11 @@ rewrite_outcome rewrite(std::string_view sql, const analysis& a,
             copy_expansion x;
             x.insert.kind = statement_kind::insert;
             std::string list = capture_list(*t, real, false, x.insert, form);
+            if (!t->row_filter.empty()) {
+                list += ", " + filter_match(*t, real);
+                x.insert.match = true;
+                ++x.insert.added;
+            }
             inserts.push_back({s.location, "CREATE TEMP TABLE " + quote_ident(t->name) + " AS SELECT * FROM " + real +
                                                " WITH NO DATA;"});
             inserts.push_back({rel, staging, rel_end - rel});
@@ -257,7 +269,10 @@ rewrite_outcome rewrite(std::string_view sql, const analysis& a,
             for (const auto& col : s.set_columns)
                 for (auto k : t->key_columns)
                     if (t->columns[k].name == col) changed = col;
-            if (!changed.empty()) {
+            // Under a row filter the row's match before the update counts too,
+            // which the same join brings.
+            bool filtered = !t->row_filter.empty();
+            if (!changed.empty() || filtered) {
                 // The old key comes from a join on the key to the rows the
                 // client's WHERE selects, locked FOR UPDATE (a scalar subquery
                 // or a ctid join is wrong under concurrency):
@@ -281,8 +296,10 @@ rewrite_outcome rewrite(std::string_view sql, const analysis& a,
                     why = "its text could not be taken apart";
                 if (!why.empty()) {
                     out.unsupported_table = t;
-                    out.unsupported = "an UPDATE that changes key column \"" + changed + "\" of captured table " +
-                                      where + " (" + why + ")";
+                    out.unsupported = changed.empty()
+                                          ? "an UPDATE of captured table " + where + ", which has a row filter (" + why + ")"
+                                          : "an UPDATE that changes key column \"" + changed + "\" of captured table " +
+                                                where + " (" + why + ")";
                     continue;
                 }
                 std::string_view rel_view = sql.substr(upd, set - upd);
@@ -302,6 +319,12 @@ rewrite_outcome rewrite(std::string_view sql, const analysis& a,
                 for (auto star : s.returning_stars) inserts.push_back({s.location + star, ref + "."});
                 plan.old_key = true;
                 plan.added += t->key_columns.size();
+                if (filtered) {
+                    picks += ", " + filter_match(*t, ref) + " AS sqltap_f";
+                    list += ", " + filter_match(*t, ref) + ", sqltap_old.sqltap_f";
+                    plan.match = plan.match_old = true;
+                    plan.added += 2;
+                }
                 std::string head = "FROM (SELECT " + picks + " FROM " + rel;
                 std::string tail = " FOR UPDATE) AS sqltap_old WHERE (" + keys + ") = (" + old_keys + ")";
                 std::size_t cond_end = ret != std::string_view::npos ? ret : end;
@@ -315,6 +338,11 @@ rewrite_outcome rewrite(std::string_view sql, const analysis& a,
                     inserts.push_back({cond_end, " " + head + tail});
                 }
             }
+        }
+        if (!t->row_filter.empty() && !plan.match) {
+            list += ", " + filter_match(*t, ref);
+            plan.match = true;
+            ++plan.added;
         }
         std::size_t at = last_token_end(sql, s.location, s.location + s.length);
         inserts.push_back({at, (s.has_returning ? ", " : " RETURNING ") + list});

@@ -29,9 +29,12 @@ struct capture_plan {
     bool inserted_flag = false;         // ON CONFLICT: an "(xmax = 0)" column says inserted vs updated
     bool client_returning = false;      // the client asked for rows itself
     bool old_key = false;               // UPDATE of key columns: the old key columns come after the xid
+    bool match = false;                 // a row filter: whether the row matches it ('t'/'f')
+    bool match_old = false;             // UPDATE under a row filter: whether the row matched before
     // Added columns, in order: the table's columns (new row for insert/update,
     // the deleted row for delete), then the inserted flag if any, then the
-    // xid, then (old_key) the row's key before the update.
+    // xid, then (old_key) the row's key before the update, then (match) the
+    // row filter on the row, then (match_old) on the row before the update.
 };
 
 // COPY … FROM into a captured table runs as four statements: a staging

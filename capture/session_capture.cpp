@@ -553,11 +553,12 @@ verdict session_capture::state::on_data_row(request& r, slot* s, const protocol:
         if (xid.empty()) xid = row.xid;
         const table_info& t = *s->plan->table;
         auto& e = expected[t.root_oid ? t.root_oid : t.oid];
-        change c = rf.to_change(std::move(row), 0);
-        if (c.kind == op::insert) ++e.inserted;
-        else if (c.kind == op::update) ++e.updated;
-        else ++e.deleted;
-        buf.add(rf.log_relation(), std::move(c));
+        switch (rf.written(row)) {  // counted as written, whatever a row filter keeps
+            case op::insert: ++e.inserted; break;
+            case op::update: ++e.updated; break;
+            default: ++e.deleted; break;
+        }
+        if (auto c = rf.to_change(std::move(row), 0)) buf.add(rf.log_relation(), std::move(*c));
         return verdict::replace;
     }
     protocol::data_row_msg d;

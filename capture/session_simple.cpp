@@ -169,8 +169,10 @@ verdict session_capture::state::on_query(const protocol::frame& f, byte_buffer& 
                 for (std::size_t i = 0; i < done->slots.size(); ++i) {
                     auto it = done->catalog_rows.find(i);
                     if (it == done->catalog_rows.end()) continue;
-                    if (auto t = table_from_rows(it->second))
+                    if (auto t = table_from_rows(it->second)) {
+                        eng->apply_rules(*t);
                         o.lookups->tables[done->slots[i].name] = std::make_shared<const table_info>(std::move(*t));
+                    }
                 }
                 o.ph = query_op::phase::tables;
                 continue;

@@ -1,5 +1,9 @@
 #include "capture/table_filter.hpp"
 
+#include "capture/catalog.hpp"
+
+#include <algorithm>
+
 #include <stdexcept>
 
 namespace sqltap::capture {
@@ -65,6 +69,34 @@ bool table_filter::captures(std::string_view schema, std::string_view table) con
     for (const auto& p : include_)
         if (glob(p.schema, schema) && glob(p.table, table)) return true;
     return false;
+}
+
+std::vector<std::string> apply_rule(table_info& t, const table_rule& r) {
+    t.row_filter = r.filter;
+    std::vector<std::string> missing;
+    if (r.columns.empty()) return missing;
+    for (const auto& name : r.columns)
+        if (std::none_of(t.columns.begin(), t.columns.end(), [&](const column_info& c) { return c.name == name; }))
+            missing.push_back(name);
+    std::vector<column_info> kept;
+    std::vector<std::uint32_t> keys;
+    for (std::uint32_t i = 0; i < t.columns.size(); ++i) {
+        bool key = std::find(t.key_columns.begin(), t.key_columns.end(), i) != t.key_columns.end();
+        bool listed = std::find(r.columns.begin(), r.columns.end(), t.columns[i].name) != r.columns.end();
+        if (!key && !listed) continue;
+        if (key) keys.push_back(static_cast<std::uint32_t>(kept.size()));
+        kept.push_back(std::move(t.columns[i]));
+    }
+    // Key columns in key order, as indexes into the kept columns.
+    std::vector<std::uint32_t> ordered;
+    for (auto k : t.key_columns) {
+        std::uint32_t before = 0;
+        for (auto other : t.key_columns) before += other < k ? 1 : 0;
+        ordered.push_back(keys[before]);
+    }
+    t.columns = std::move(kept);
+    t.key_columns = std::move(ordered);
+    return missing;
 }
 
 }  // namespace sqltap::capture

@@ -11,6 +11,21 @@
 
 namespace sqltap::capture {
 
+struct table_info;
+
+// [table SCHEMA.TABLE] filter and columns: which rows and columns of one
+// table are captured.
+struct table_rule {
+    std::string schema, table;
+    std::string filter;                // SQL boolean expression; empty: every row
+    std::vector<std::string> columns;  // empty: every column (key columns always)
+};
+
+// Applies the rule to the table's metadata: its row filter, and only the
+// listed columns and the key columns, in table order. Returns the listed
+// names the table does not have.
+std::vector<std::string> apply_rule(table_info& t, const table_rule& r);
+
 class table_filter {
 public:
     // Throws std::invalid_argument naming a malformed pattern.

@@ -76,6 +76,15 @@ constexpr key_spec keys[] = {
      "characters. System schemas are never captured."},
     {"capture", "exclude", vt::string, "", false, "",
      "Tables not to capture, as patterns like tables."},
+    // [table SCHEMA.TABLE]: one section per captured table that needs them.
+    {"table", "filter", vt::string, "", false, "",
+     "Row filter: an SQL boolean expression over the table's columns, which the publisher "
+     "evaluates on each row written (e.g. region = 'EU' AND NOT test). Only rows for which it "
+     "is true are captured; an UPDATE that moves a row into the filter is captured as an "
+     "INSERT, out of it as a DELETE. Needs a primary key or replica identity."},
+    {"table", "columns", vt::string, "", false, "",
+     "Column list: comma-separated names of the columns to capture (the key columns always "
+     "are). Empty: all columns."},
 };
 
 std::string trim(std::string_view s) {
@@ -262,6 +271,8 @@ load_result load_text(std::string_view text, const std::string& name) {
 
     std::map<std::pair<std::string, std::string>, entry> values;
     std::string section;
+    table_rule* table_section = nullptr;  // in a [table SCHEMA.TABLE] section
+    table_rule ignored_table;             // a malformed one's keys go here
     int line_no = 0;
     std::stringstream ss{std::string(text)};
     std::string raw;
@@ -274,7 +285,33 @@ load_result load_text(std::string_view text, const std::string& name) {
                 add(line_no, "section header without closing ']'");
                 continue;
             }
-            section = lower(trim(std::string_view(line).substr(1, line.size() - 2)));
+            std::string inside = trim(std::string_view(line).substr(1, line.size() - 2));
+            section = lower(inside);
+            table_section = nullptr;
+            if (section.rfind("table ", 0) == 0 || section == "table") {
+                // [table SCHEMA.TABLE]: the name as written (catalog names are case-sensitive).
+                std::string name = trim(std::string_view(inside).substr(5));
+                auto dot = name.find('.');
+                if (dot == std::string::npos || dot == 0 || dot + 1 == name.size() ||
+                    name.find('.', dot + 1) != std::string::npos || name.find_first_of(" \t\"'*") != std::string::npos) {
+                    add(line_no, "[table " + name + "]: expected [table schema.table] naming one table");
+                    table_section = &ignored_table;
+                } else {
+                    auto& rules = res.values.capture.table_rules;
+                    auto it = std::find_if(rules.begin(), rules.end(), [&](const table_rule& r) {
+                        return r.schema == name.substr(0, dot) && r.table == name.substr(dot + 1);
+                    });
+                    if (it != rules.end()) {
+                        add(line_no, "[table " + name + "] appears twice (first on line " + std::to_string(it->line) + ")");
+                        table_section = &*it;
+                    } else {
+                        rules.push_back({name.substr(0, dot), name.substr(dot + 1), "", {}, line_no});
+                        table_section = &rules.back();
+                    }
+                }
+                section = "table";
+                continue;
+            }
             bool known = std::any_of(std::begin(keys), std::end(keys),
                                      [&](const key_spec& k) { return k.section == section; });
             if (!known) add(line_no, "unknown section [" + section + "]");
@@ -287,8 +324,14 @@ load_result load_text(std::string_view text, const std::string& name) {
         }
         std::string key = lower(trim(std::string_view(line).substr(0, eq)));
         std::string value = trim(std::string_view(line).substr(eq + 1));
-        // A ';' or '#' after whitespace starts a comment, as in the examples.
-        for (std::size_t i = 1; i < value.size(); ++i) {
+        // A ';' or '#' after whitespace starts a comment, as in the examples,
+        // except inside a value in double quotes.
+        std::size_t from = 1;
+        if (!value.empty() && value.front() == '"') {
+            auto close = value.find('"', 1);
+            from = close == std::string::npos ? value.size() : close + 1;
+        }
+        for (std::size_t i = from; i < value.size(); ++i) {
             if ((value[i] == ';' || value[i] == '#') && (value[i - 1] == ' ' || value[i - 1] == '\t')) {
                 value = trim(std::string_view(value).substr(0, i));
                 break;
@@ -296,6 +339,28 @@ load_result load_text(std::string_view text, const std::string& name) {
         }
         if (value.size() >= 2 && value.front() == '"' && value.back() == '"')
             value = value.substr(1, value.size() - 2);
+        if (table_section) {
+            if (!find_key("table", key)) {
+                std::string hint = suggest_key("table", key);
+                add(line_no, "unknown key '" + key + "' in [table]" + (hint.empty() ? "" : "; did you mean '" + hint + "'?"));
+            } else if (key == "filter") {
+                if (!table_section->filter.empty()) add(line_no, "'filter' is set twice in this [table] section");
+                table_section->filter = value;
+                if (value.empty()) add(line_no, "[table] filter is empty");
+            } else {
+                if (!table_section->columns.empty()) add(line_no, "'columns' is set twice in this [table] section");
+                std::stringstream items(value);
+                std::string item;
+                while (std::getline(items, item, ',')) {
+                    item = trim(item);
+                    if (item.empty() || item.find_first_of(" \t\"'.") != std::string::npos)
+                        add(line_no, "[table] columns: '" + item + "' is not a column name");
+                    else
+                        table_section->columns.push_back(item);
+                }
+            }
+            continue;
+        }
         if (section.empty()) {
             add(line_no, "'" + key + "' is outside any [section]");
             continue;

@@ -57,6 +57,14 @@ struct publisher_settings {
     std::string admin_conninfo;
 };
 
+// [table SCHEMA.TABLE]: what is captured of one table.
+struct table_rule {
+    std::string schema, table;
+    std::string filter;                // SQL boolean expression; empty: every row
+    std::vector<std::string> columns;  // empty: every column
+    int line = 0;
+};
+
 struct capture_settings {
     bool enabled = true;
     std::string log_dir;
@@ -64,6 +72,7 @@ struct capture_settings {
     bool strict = true;             // durability = strict
     bool reject_uncaptured = true;  // uncaptured = reject
     std::string tables = "*.*", exclude;
+    std::vector<table_rule> table_rules;
 };
 
 struct settings {

@@ -63,6 +63,7 @@ std::shared_ptr<sqltap::capture::engine> start_capture(const sqltap::config::set
     o.reject_uncaptured = s.capture.reject_uncaptured;
     o.tables = s.capture.tables;
     o.exclude = s.capture.exclude;
+    for (const auto& r : s.capture.table_rules) o.table_rules.push_back({r.schema, r.table, r.filter, r.columns});
     o.admin_conninfo = admin_conninfo(s);
     o.warn = [](const std::string& m) { sqltap::log::warning("capture: ", m); };
     o.info = [](const std::string& m) { sqltap::log::info("capture: ", m); };

@@ -229,6 +229,66 @@ BEGIN; SAVEPOINT s; DEALLOCATE ALL; UPDATE t SET a = 5; ROLLBACK TO s; UPDATE t 
         self.assertEqual(values, [str(v) for v in (1, 2, 3, 4, 6, 7, 8, 9, 10)])
         self.assertEqual(self.pg.psql("SELECT a FROM t"), "10")
 
+    def test_row_filter_and_column_list(self):
+        # [table public.orders]: only EU rows, without the notes column. An
+        # UPDATE moving a row into the filter is an insert, out of it a delete.
+        px = self.fixture(harness.Sqltapd(self.pg.port, capture={}, extra_text="""
+[table public.orders]
+filter = "region = 'EU' AND NOT coalesce(test, false)"   ; a comment
+columns = region, total
+"""))
+        r = self.psql(px, """
+CREATE TABLE orders (id int PRIMARY KEY, region text, total int, notes text, test bool);
+CREATE TABLE other (id int PRIMARY KEY, region text);
+INSERT INTO orders VALUES (1, 'EU', 10, 'n1', false), (2, 'US', 20, 'n2', false), (3, 'EU', 30, 'n3', true);
+INSERT INTO other VALUES (1, 'US');
+UPDATE orders SET total = total + 1;
+UPDATE orders SET region = 'EU' WHERE id = 2;
+UPDATE orders SET region = 'US' WHERE id = 1;
+UPDATE orders SET id = 20, notes = 'moved' WHERE id = 2;
+DELETE FROM orders o USING other WHERE o.id = other.id;
+DELETE FROM orders WHERE id IN (3, 20);
+BEGIN;
+INSERT INTO orders VALUES (4, 'EU', 40, 'n4', false) ON CONFLICT (id) DO UPDATE SET total = excluded.total;
+INSERT INTO orders VALUES (4, 'US', 41, 'n4', false) ON CONFLICT (id) DO UPDATE SET region = excluded.region;
+COMMIT;
+COPY orders (id, region, total) FROM STDIN;
+5	EU	50
+6	US	60
+\\.
+UPDATE orders SET total = 0 FROM other WHERE orders.id = other.id;
+""", check=False)
+        self.assertIn("an UPDATE of captured table public.orders, which has a row filter", r.stderr)
+        self.assertEqual(r.stderr.count("ERROR"), 1, r.stderr)
+        changes = [(c["op"], c.get("key"), c.get("new")) for e in logapply.entries(px.log_dir)
+                   for c in e["changes"] if c.get("table") == "orders"]
+        row = lambda i, reg, tot: {"id": str(i), "region": reg, "total": str(tot)}
+        self.assertEqual(changes, [
+            ("insert", None, row(1, "EU", 10)),
+            ("update", {"id": "1"}, row(1, "EU", 11)),            # 2 (US) and 3 (test) are not captured
+            ("insert", None, row(2, "EU", 21)),                  # moved into the filter
+            ("delete", {"id": "1"}, None),                       # moved out of it
+            ("update", {"id": "2"}, row(20, "EU", 21)),          # key change inside the filter
+            ("delete", {"id": "20"}, None),                      # 3 was never in the filter
+            ("insert", None, row(4, "EU", 40)),
+            ("delete", {"id": "4"}, None),                       # ON CONFLICT update out of the filter
+            ("insert", None, row(5, "EU", 50)),
+        ])
+        # The column list holds for every change; the other table is whole.
+        other = [c["new"] for e in logapply.entries(px.log_dir) for c in e["changes"] if c.get("table") == "other"]
+        self.assertEqual(other, [{"id": "1", "region": "US"}])
+        # The extended protocol, binary results: the same.
+        import psycopg
+        with psycopg.connect(px.dsn(), autocommit=True) as conn:
+            conn.cursor().executemany("INSERT INTO orders (id, region, total) VALUES (%s, %s, %s)",
+                                      [(7, "EU", 70), (8, "US", 80)])
+            cur = conn.cursor(binary=True)
+            cur.execute("UPDATE orders SET region = %s WHERE id = %s RETURNING id, total", ("US", 7))
+            self.assertEqual(cur.fetchall(), [(7, 70)])
+        changes = [(c["op"], c.get("key"), c.get("new")) for e in logapply.entries(px.log_dir)
+                   for c in e["changes"] if c.get("table") == "orders"][9:]
+        self.assertEqual(changes, [("insert", None, row(7, "EU", 70)), ("delete", {"id": "7"}, None)])
+
     def test_async_durability(self):
         px = self.proxy(durability="async")
         self.psql(px, "CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t VALUES (1), (2);\n"

@@ -1,6 +1,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "capture/catalog.hpp"
+#include "capture/table_filter.hpp"
 
 using namespace sqltap::capture;
 using v = std::vector<std::string>;
@@ -36,6 +37,21 @@ BOOST_AUTO_TEST_CASE(table_rows_from_the_session_query) {
     auto all = table_from_rows(rows);
     BOOST_TEST(all->key_columns.size() == 2u);
     BOOST_TEST(to_string(all->key) == to_string(key_source::all_columns));
+}
+
+BOOST_AUTO_TEST_CASE(a_column_list_keeps_listed_and_key_columns_in_order) {
+    table_info t;
+    t.schema = "public";
+    t.name = "t";
+    for (const char* c : {"a", "k2", "b", "k1", "c"}) t.columns.push_back({c, 23, "integer", false});
+    t.key_columns = {3, 1};  // PRIMARY KEY (k1, k2)
+    auto missing = apply_rule(t, {"public", "t", "c > 0", {"c", "nosuch"}});
+    BOOST_TEST((missing == std::vector<std::string>{"nosuch"}));
+    std::vector<std::string> names;
+    for (const auto& c : t.columns) names.push_back(c.name);
+    BOOST_TEST((names == std::vector<std::string>{"k2", "k1", "c"}));
+    BOOST_TEST((t.key_columns == std::vector<std::uint32_t>{1, 0}));
+    BOOST_TEST(t.row_filter == "c > 0");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

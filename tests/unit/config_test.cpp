@@ -119,4 +119,38 @@ BOOST_AUTO_TEST_CASE(capture_keys) {
     BOOST_TEST(bad.problems[1].line == 4);
 }
 
+BOOST_AUTO_TEST_CASE(table_sections) {
+    auto r = load(
+        "[table public.Orders]\n"
+        "filter = \"region = 'EU' ; not a comment\"  ; a comment\n"
+        "columns = region, total\n"
+        "[table sales.items]\n"
+        "columns = a\n");
+    BOOST_TEST(r.ok());
+    const auto& rules = r.values.capture.table_rules;
+    BOOST_REQUIRE(rules.size() == 2u);
+    BOOST_TEST(rules[0].schema == "public");
+    BOOST_TEST(rules[0].table == "Orders");  // catalog names keep their case
+    BOOST_TEST(rules[0].filter == "region = 'EU' ; not a comment");
+    BOOST_TEST((rules[0].columns == std::vector<std::string>{"region", "total"}));
+    BOOST_TEST(rules[1].filter.empty());
+
+    auto bad = load(
+        "[table orders]\n"
+        "filter = true\n"
+        "[table public.t]\n"
+        "fliter = a > 1\n"
+        "columns = a, b c\n"
+        "[table public.t]\n");
+    BOOST_TEST(!bad.ok());
+    BOOST_REQUIRE(bad.problems.size() == 4u);
+    BOOST_TEST(bad.problems[0].line == 1);
+    BOOST_TEST(bad.problems[0].message.find("[table schema.table]") != std::string::npos);
+    BOOST_TEST(bad.problems[1].line == 4);
+    BOOST_TEST(bad.problems[1].message.find("did you mean 'filter'") != std::string::npos);
+    BOOST_TEST(bad.problems[2].line == 5);
+    BOOST_TEST(bad.problems[3].line == 6);
+    BOOST_TEST(bad.problems[3].message.find("appears twice (first on line 3)") != std::string::npos);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -45,7 +45,7 @@ BOOST_AUTO_TEST_CASE(without_client_returning_everything_is_taken) {
     BOOST_TEST(*row.row[0] == "1");
     BOOST_TEST(!row.row[1].has_value());
     BOOST_TEST(row.xid == "700");
-    auto c = f.to_change(std::move(row), 0);
+    auto c = *f.to_change(std::move(row), 0);
     BOOST_TEST((c.kind == op::insert));
     BOOST_TEST(c.new_row.size() == 2u);
 }
@@ -70,7 +70,7 @@ BOOST_AUTO_TEST_CASE(client_part_is_byte_identical) {
     captured_row row;
     BOOST_TEST(!f.on_data_row(body(full), row, to_client));
     BOOST_TEST((to_client == expected));
-    auto c = f.to_change(std::move(row), 3);
+    auto c = *f.to_change(std::move(row), 3);
     BOOST_TEST((c.kind == op::update));
     BOOST_TEST(c.rel == 3u);
     BOOST_TEST(*c.key[0] == "9");
@@ -85,7 +85,7 @@ BOOST_AUTO_TEST_CASE(on_conflict_update_and_delete) {
     captured_row row;
     BOOST_TEST(!f.on_data_row(body(data_row({"4", "x", "false", "702"})), row, sink));
     BOOST_TEST((row.inserted == std::optional<bool>(false)));
-    auto c = f.to_change(std::move(row), 0);
+    auto c = *f.to_change(std::move(row), 0);
     BOOST_TEST((c.kind == op::update));
     BOOST_TEST(*c.key[0] == "4");
 
@@ -93,7 +93,7 @@ BOOST_AUTO_TEST_CASE(on_conflict_update_and_delete) {
     result_filter d(del);
     captured_row gone;
     BOOST_TEST(!d.on_data_row(body(data_row({"5", "old", "703"})), gone, sink));
-    auto dc = d.to_change(std::move(gone), 0);
+    auto dc = *d.to_change(std::move(gone), 0);
     BOOST_TEST((dc.kind == op::del));
     BOOST_TEST(*dc.key[0] == "5");
     BOOST_TEST(*(*dc.old_row)[1] == "old");
