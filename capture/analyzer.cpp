@@ -138,6 +138,14 @@ statement classify(const node* n) {
             s.kind = statement_kind::insert;
             s.has_returning = n->insert_stmt->n_returning_list > 0;
             s.on_conflict = n->insert_stmt->on_conflict_clause != nullptr;
+            if (s.on_conflict) {  // DO UPDATE SET …: the columns it assigns
+                const auto* oc = n->insert_stmt->on_conflict_clause;
+                for (std::size_t i = 0; i < oc->n_target_list; ++i) {
+                    const node* t = oc->target_list[i];
+                    if (t && t->node_case == PG_QUERY__NODE__NODE_RES_TARGET && t->res_target->name)
+                        s.set_columns.emplace_back(t->res_target->name);
+                }
+            }
             s.target_alias = alias_of(n->insert_stmt->relation);
             scan_write(s, n);
             scan_write(s, n->insert_stmt->select_stmt);

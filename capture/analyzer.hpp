@@ -61,7 +61,7 @@ struct statement {
     std::string target_alias;              // INSERT/UPDATE/DELETE: the target's alias, if any
     static constexpr std::size_t npos = std::size_t(-1);
     std::size_t target_location = npos;    // COPY FROM: where the table's name starts, from `location`
-    std::vector<std::string> set_columns;  // UPDATE: the columns SET assigns
+    std::vector<std::string> set_columns;  // UPDATE, INSERT … ON CONFLICT DO UPDATE: the columns SET assigns
     bool update_from = false;              // UPDATE … FROM, or WHERE CURRENT OF
     std::vector<std::size_t> returning_stars;  // UPDATE: bare "*" items of RETURNING, from `location`
     bool has_returning = false;            // the top-level write has its own RETURNING

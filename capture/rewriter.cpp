@@ -264,6 +264,19 @@ rewrite_outcome rewrite(std::string_view sql, const analysis& a,
         plan.kind = s.kind;
         plan.client_returning = s.has_returning;
         std::string list = capture_list(*t, ref, s.on_conflict, plan, form);
+        if (s.kind == statement_kind::insert) {
+            // ON CONFLICT DO UPDATE SET key = …: the row's key before it is not returned.
+            std::string changed;
+            for (const auto& col : s.set_columns)
+                for (auto k : t->key_columns)
+                    if (t->columns[k].name == col) changed = col;
+            if (!changed.empty()) {
+                out.unsupported_table = t;
+                out.unsupported = "an INSERT … ON CONFLICT DO UPDATE that changes key column \"" + changed +
+                                  "\" of captured table " + where;
+                continue;
+            }
+        }
         if (s.kind == statement_kind::update) {
             std::string changed;
             for (const auto& col : s.set_columns)

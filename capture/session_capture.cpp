@@ -138,7 +138,8 @@ session_capture::state::snapshot_sql session_capture::state::snapshot(snap_use u
             }
             stats_sent = true;
         }
-        out.statements.push_back("EXECUTE " + (check ? check_name : stats_name));
+        out.executes = check ? check_name : stats_name;
+        out.statements.push_back("EXECUTE " + out.executes);
     }
     out.slots.push_back(ours(role::snapshot, statement_kind::read, u));
     return out;

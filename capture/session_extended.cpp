@@ -148,7 +148,21 @@ std::uint64_t session_capture::state::inject_snapshot(byte_buffer& out, request&
     std::uint64_t seq = 0;
     for (std::size_t i = 0; i < snap.slots.size(); ++i) {
         if (snap.slots[i].prepares_stats) r.stats_prepare_pending = true;
-        seq = inject(out, r, snap.statements[i], std::move(snap.slots[i]));
+        if (i + 1 == snap.slots.size() && !snap.executes.empty()) {
+            // SQL-level prepared statements are the protocol's too: bind it
+            // directly (no Parse of "EXECUTE …" each time).
+            protocol::bind_msg b;
+            b.portal = our_portal;
+            b.statement = snap.executes;
+            protocol::build_bind(out, b);
+            expect(r, 'B', ours(role::swallow));
+            protocol::build_execute(out, our_portal, 0);
+            seq = expect(r, 'E', std::move(snap.slots[i]));
+            protocol::build_close(out, 'P', our_portal);
+            expect(r, 'C', ours(role::swallow));
+        } else {
+            seq = inject(out, r, snap.statements[i], std::move(snap.slots[i]));
+        }
     }
     return seq;
 }

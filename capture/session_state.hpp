@@ -263,6 +263,7 @@ struct session_capture::state : std::enable_shared_from_this<session_capture::st
     struct snapshot_sql {
         std::vector<std::string> statements;
         std::vector<detail::slot> slots;  // one per statement
+        std::string executes;             // the prepared statement the last one EXECUTEs, if any
         std::string joined() const;       // the statements joined by ';'
     };
     snapshot_sql snapshot(detail::snap_use u, bool plain = false);

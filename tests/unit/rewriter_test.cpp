@@ -85,6 +85,10 @@ BOOST_AUTO_TEST_CASE(what_cannot_be_captured_yet_is_said) {
     nokey.key = key_source::all_columns;
     nokey.key_columns = {0, 1};
     BOOST_TEST(run("UPDATE t SET a = 'x'", nokey).unsupported.find("no primary key") != std::string::npos);
+    BOOST_TEST(run("INSERT INTO t VALUES (1, 'a') ON CONFLICT (id) DO UPDATE SET id = excluded.id + 10", table_t())
+                   .unsupported.find("ON CONFLICT DO UPDATE that changes key column \"id\"") != std::string::npos);
+    BOOST_TEST(run("INSERT INTO t VALUES (1, 'a') ON CONFLICT (id) DO UPDATE SET a = excluded.a", table_t())
+                   .unsupported.empty());
     BOOST_TEST(run("WITH d AS (DELETE FROM t RETURNING *) SELECT count(*) FROM d", table_t()).unsupported.find("WITH") !=
                std::string::npos);
     BOOST_TEST(run("MERGE INTO t USING u ON t.id = u.id WHEN MATCHED THEN DELETE", table_t()).unsupported.find("MERGE") !=
