@@ -22,6 +22,22 @@ bool op_char(char c) {
     }
 }
 
+// The end of the quoted text (' or ") that starts at sql[i], a doubled quote
+// standing for one; npos when it is not closed, or when `no_backslash` and it
+// holds a backslash (an escape under E'' or standard_conforming_strings = off).
+std::size_t quoted_end(std::string_view sql, std::size_t i, char q, bool no_backslash) {
+    for (++i; i < sql.size(); ++i) {
+        if (no_backslash && sql[i] == '\\') return std::string_view::npos;
+        if (sql[i] != q) continue;
+        if (i + 1 < sql.size() && sql[i + 1] == q) {
+            ++i;
+            continue;
+        }
+        return i + 1;
+    }
+    return std::string_view::npos;
+}
+
 // Markers of literal kinds in the key; they appear in no token.
 constexpr char number_marker[] = "\x01n";
 constexpr char string_marker[] = "\x01s";
@@ -73,36 +89,13 @@ std::optional<sql_shape> shape_of(std::string_view sql) {
             // 'text' with '' for a quote. A backslash may escape (E'' or
             // standard_conforming_strings = off): no shape.
             if (last_was_string) return std::nullopt;  // 'a' 'b' may be one literal
-            ++i;
-            for (;;) {
-                if (i >= n) return std::nullopt;
-                if (sql[i] == '\\') return std::nullopt;
-                if (sql[i] == '\'') {
-                    if (i + 1 < n && sql[i + 1] == '\'') {
-                        i += 2;
-                        continue;
-                    }
-                    ++i;
-                    break;
-                }
-                ++i;
-            }
+            i = quoted_end(sql, i, '\'', true);
+            if (i == std::string_view::npos) return std::nullopt;
             emit(b, i, string_marker);
             is_string = true;
         } else if (c == '"') {
-            ++i;
-            for (;;) {
-                if (i >= n) return std::nullopt;
-                if (sql[i] == '"') {
-                    if (i + 1 < n && sql[i + 1] == '"') {
-                        i += 2;
-                        continue;
-                    }
-                    ++i;
-                    break;
-                }
-                ++i;
-            }
+            i = quoted_end(sql, i, '"', false);
+            if (i == std::string_view::npos) return std::nullopt;
             emit(b, i, sql.substr(b, i - b));
         } else if (is_digit(c) || (c == '.' && i + 1 < n && is_digit(sql[i + 1]))) {
             while (i < n && is_digit(sql[i])) ++i;
