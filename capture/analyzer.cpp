@@ -434,17 +434,24 @@ bool certainly_read_only(std::string_view sql) noexcept {
     return true;
 }
 
+namespace {
+// ASCII lower case without the C locale's call per character (SQL keywords are ASCII).
+inline char ascii_lower(char c) noexcept { return c >= 'A' && c <= 'Z' ? char(c + ('a' - 'A')) : c; }
+}  // namespace
+
 bool equals_ci(std::string_view a, std::string_view b) noexcept {
     if (a.size() != b.size()) return false;
     for (std::size_t i = 0; i < a.size(); ++i)
-        if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
+        if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
     return true;
 }
 
 bool contains_ci(std::string_view hay, std::string_view needle) noexcept {
+    if (needle.empty()) return true;
     if (needle.size() > hay.size()) return false;
+    const char first = ascii_lower(needle[0]);
     for (std::size_t i = 0; i + needle.size() <= hay.size(); ++i)
-        if (equals_ci(hay.substr(i, needle.size()), needle)) return true;
+        if (ascii_lower(hay[i]) == first && equals_ci(hay.substr(i, needle.size()), needle)) return true;
     return false;
 }
 
