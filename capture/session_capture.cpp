@@ -129,9 +129,13 @@ session_capture::state::snapshot_sql session_capture::state::snapshot(snap_use u
             std::string n = std::to_string(++stats_seq);
             stats_name = "sqltap_stats_" + n;
             check_name = "sqltap_check_" + n;
+            verify_name = "sqltap_verify_" + n;
             out.statements.push_back("PREPARE " + stats_name + " AS " + std::string(stats_query()));
             out.statements.push_back("PREPARE " + check_name + " AS " + check_query());
-            for (int i = 0; i < 2; ++i) {
+            out.statements.push_back("PREPARE " + verify_name +
+                                     " (oid[], int8[], int8[], int8[], int8[], int8[], int8[], oid[]) AS " +
+                                     verify_query(eng->filter()));
+            for (int i = 0; i < 3; ++i) {
                 slot p = ours(role::swallow);
                 p.prepares_stats = true;
                 out.slots.push_back(std::move(p));
@@ -143,6 +147,37 @@ session_capture::state::snapshot_sql session_capture::state::snapshot(snap_use u
     }
     out.slots.push_back(ours(role::snapshot, statement_kind::read, u));
     return out;
+}
+
+std::optional<std::string> session_capture::state::verify_statement() const {
+    // Only when the check could but refuse the commit (uncaptured = reject),
+    // nothing is known to be refused already, sqltapd's statements are
+    // prepared, and the entry has its xid.
+    if (!eng->options().reject_uncaptured || !stats_sent || !flags.empty() || !resync.empty()) return std::nullopt;
+    if (!buf.empty() && xid.empty()) return std::nullopt;
+    std::vector<std::uint32_t> oids;
+    for (const auto& [oid, t] : base) oids.push_back(oid);
+    for (const auto& [oid, n] : expected)
+        if (!base.count(oid)) oids.push_back(oid);
+    std::string arr[7];
+    for (auto oid : oids) {
+        write_counts b, e;
+        if (auto it = base.find(oid); it != base.end()) b = it->second.n;
+        if (auto it = expected.find(oid); it != expected.end()) e = it->second;
+        std::uint64_t v[7] = {oid, b.inserted, b.updated, b.deleted, e.inserted, e.updated, e.deleted};
+        for (int k = 0; k < 7; ++k) arr[k] += (arr[k].empty() ? "" : ",") + std::to_string(v[k]);
+    }
+    std::string trunc;
+    for (auto oid : truncated) trunc += (trunc.empty() ? "" : ",") + std::to_string(oid);
+    std::string sql = "EXECUTE " + verify_name + "(";
+    for (int k = 0; k < 7; ++k) sql += "'{" + arr[k] + "}', ";
+    return sql + "'{" + trunc + "}')";
+}
+
+std::string session_capture::state::uncaptured_message(const std::string& list) const {
+    return "sqltap rolled back the transaction: captured table " + list +
+           " was written in a way sqltapd cannot capture (by a function, procedure, DO block, trigger, rule or "
+           "cascade)";
 }
 
 std::vector<uncaptured_write> session_capture::state::find_uncaptured_now(const stats_snapshot& now) const {
@@ -282,9 +317,7 @@ commit_decision session_capture::state::decide_commit(std::vector<uncaptured_wri
         d.reject = true;
         std::string list;
         for (const auto& u : uncaptured) list += (list.empty() ? "" : "; ") + u.describe();
-        d.reject_message = "sqltap rolled back the transaction: captured table " + list +
-                           " was written in a way sqltapd cannot capture (by a function, procedure, DO block, "
-                           "trigger, rule or cascade)";
+        d.reject_message = uncaptured_message(list);
         return d;
     }
     if (!uncaptured.empty()) {
@@ -642,6 +675,12 @@ verdict session_capture::state::server_message(const protocol::frame& f, byte_bu
         }
         case 'E': {
             r.error = true;
+            if (s && s->verifies) {  // the COMMIT after it does not run; the operation answers the client
+                r.verify_failed = true;
+                protocol::field_msg m;
+                if (!protocol::decode(f.body, m)) r.verify_message = std::string(m.get('M'));
+                return verdict::replace;
+            }
             if (s && s->resolves_commit && s->ticket && !s->ticket->committed) {
                 // A COMMIT that failed (a deferred constraint, say): aborted.
                 s->ticket->committed = false;
@@ -668,7 +707,7 @@ verdict session_capture::state::server_message(const protocol::frame& f, byte_bu
             // A part that failed ends the whole message: its ReadyForQuery is
             // the client's, unless sqltapd must still end its own block.
             bool failed = keep->error || status == 'E';
-            bool swallow = keep->ours || (keep->hold_z && (keep->wrapped || !failed));
+            bool swallow = keep->ours || keep->verify_failed || (keep->hold_z && (keep->wrapped || !failed));
             return swallow ? verdict::replace : verdict::forward;
         }
         default: return verdict::forward;  // COPY traffic, ParameterDescription, …

@@ -41,6 +41,8 @@ struct session_capture::state::query_op {
         wait_part,        // a part was sent; waiting for its ReadyForQuery
         commit_snapshot,  // a snapshot for the COMMIT is on its way
         commit_append,    // waiting for the log
+        verify_append,    // the COMMIT goes with the publisher's own check: waiting for the log
+        verify_wait,      // the check and the COMMIT were sent
     };
     phase ph = phase::start;
     std::string sql;
@@ -54,6 +56,7 @@ struct session_capture::state::query_op {
     std::size_t commit_stmt = 0;
     std::optional<commit_decision> commit;  // the commit being prepared
     std::vector<uncaptured_write> uncaptured;
+    std::string verify;  // verify_append: the EXECUTE that goes before the COMMIT
 };
 
 verdict session_capture::state::on_query(const protocol::frame& f, byte_buffer& out) {
@@ -112,6 +115,29 @@ verdict session_capture::state::on_query(const protocol::frame& f, byte_buffer& 
         send_query(out, std::move(text), r);
         o.ph = query_op::phase::tables_in_session;
         return true;
+    };
+    // The client's COMMIT statement: its slot's kind and name, its text and
+    // where that sits in the client's message.
+    auto client_commit = [&](slot& sl, request& r) {
+        const statement& s = a.statements[o.commit_stmt];
+        sl.kind = s.kind;
+        sl.name = s.name;
+        std::size_t from = o.commit_stmt == 0 ? 0 : s.location;
+        std::size_t to = o.commit_stmt + 1 == a.statements.size() ? o.sql.size() : s.location + s.length;
+        r.positions.part_offset = utf8_chars(std::string_view(o.sql).substr(0, from));
+        return o.sql.substr(from, to - from);
+    };
+    // ROLLBACK instead of the client's COMMIT, and the client hears the error
+    // in place of its answer.
+    auto roll_back = [&](commit_ticket& tk, std::string_view sqlstate, std::string message) {
+        auto r = std::make_shared<request>();
+        r->slots.push_back(ours(role::swallow, statement_kind::rollback));
+        r->error_to_client = std::move(message);
+        r->error_state = std::string(sqlstate);
+        tk.committed = false;
+        settle(tk);
+        reset_txn();
+        return finish_with("ROLLBACK", std::move(r));
     };
     auto refuse = [&](std::string_view sqlstate, const std::string& message, std::string_view hint = {}) {
         auto r = std::make_shared<request>();
@@ -203,6 +229,16 @@ verdict session_capture::state::on_query(const protocol::frame& f, byte_buffer& 
                     (!buf.empty() || may_write || !resync.empty())) {
                     o.commit_is_client = true;
                     o.commit_stmt = b;
+                    // The last part: the publisher checks the write counts in
+                    // the COMMIT's own message (one round trip fewer) when
+                    // it can.
+                    if (last) {
+                        if (auto v = verify_statement()) {
+                            o.verify = std::move(*v);
+                            o.ph = query_op::phase::verify_append;
+                            continue;
+                        }
+                    }
                     auto r = std::make_shared<request>();
                     r->ours = true;
                     r->hold_z = true;
@@ -388,6 +424,51 @@ verdict session_capture::state::on_query(const protocol::frame& f, byte_buffer& 
                 o.ph = query_op::phase::commit_append;
                 continue;
             }
+            case query_op::phase::verify_append: {
+                if (!o.commit) {
+                    std::string gid;
+                    if (a.statements[o.commit_stmt].kind == statement_kind::prepare_transaction)
+                        gid = a.statements[o.commit_stmt].name;
+                    o.commit = decide_commit({}, std::move(gid));
+                }
+                commit_ticket& tk = *o.commit->ticket;
+                if (eng->options().strict && !tk.appended) return verdict::hold;
+                if (auto refusal = commit_refusal(*o.commit))
+                    return roll_back(tk, refusal->first, std::move(refusal->second));
+                // sqltapd's check, then the client's COMMIT: if the check
+                // fails, the server skips the COMMIT and the block is failed.
+                auto r = std::make_shared<request>();
+                slot check = ours(role::swallow);
+                check.verifies = true;
+                r->slots.push_back(std::move(check));
+                slot sl;
+                std::string text = client_commit(sl, *r);
+                sl.resolves_commit = true;
+                sl.ticket = o.commit->ticket;
+                r->slots.push_back(std::move(sl));
+                std::string prefix = o.verify + ";";
+                r->positions.ours_prefix = prefix.size();
+                o.req = r;
+                send_query(out, prefix + text, r);
+                o.ph = query_op::phase::verify_wait;
+                return verdict::hold;
+            }
+            case query_op::phase::verify_wait: {
+                if (!o.req->done) return verdict::hold;
+                auto done = std::move(o.req);
+                commit_ticket& tk = *o.commit->ticket;
+                if (!done->verify_failed) {  // the COMMIT's answers went to the client
+                    op.reset();
+                    return verdict::replace;
+                }
+                if (auto list = verify_failure(done->verify_message)) {
+                    eng->counters().rejected_uncaptured.fetch_add(1, std::memory_order_relaxed);
+                    return roll_back(tk, state_uncaptured, uncaptured_message(*list));
+                }
+                return roll_back(tk, state_uncaptured,
+                                 "sqltap could not check the transaction's writes (" + done->verify_message +
+                                     "); it was rolled back and nothing was committed");
+            }
             case query_op::phase::commit_append: {
                 if (!o.commit) {
                     std::string gid;
@@ -399,18 +480,8 @@ verdict session_capture::state::on_query(const protocol::frame& f, byte_buffer& 
                 // strict: durable before the COMMIT goes; async: the order is
                 // taken (the request is queued), the disk is not waited for.
                 if (eng->options().strict && !tk.appended) return verdict::hold;
-                if (auto refusal = commit_refusal(*o.commit)) {
-                    // ROLLBACK, and the client hears the error in place of
-                    // its answer.
-                    auto r = std::make_shared<request>();
-                    r->slots.push_back(ours(role::swallow, statement_kind::rollback));
-                    r->error_to_client = std::move(refusal->second);
-                    r->error_state = std::string(refusal->first);
-                    tk.committed = false;
-                    settle(tk);
-                    reset_txn();
-                    return finish_with("ROLLBACK", std::move(r));
-                }
+                if (auto refusal = commit_refusal(*o.commit))
+                    return roll_back(tk, refusal->first, std::move(refusal->second));
                 // Send the COMMIT: sqltapd's own, or the client's statement.
                 auto r = std::make_shared<request>();
                 bool last = o.part + 1 == o.parts.size();
@@ -418,13 +489,7 @@ verdict session_capture::state::on_query(const protocol::frame& f, byte_buffer& 
                 std::string text;
                 slot sl;
                 if (o.commit_is_client) {
-                    const statement& s = a.statements[o.commit_stmt];
-                    sl.kind = s.kind;
-                    sl.name = s.name;
-                    std::size_t from = o.commit_stmt == 0 ? 0 : s.location;
-                    std::size_t to = o.commit_stmt + 1 == a.statements.size() ? o.sql.size() : s.location + s.length;
-                    text = o.sql.substr(from, to - from);
-                    r->positions.part_offset = utf8_chars(std::string_view(o.sql).substr(0, from));
+                    text = client_commit(sl, *r);
                 } else {
                     sl = ours(role::swallow, statement_kind::commit);
                     text = "COMMIT";

@@ -75,6 +75,7 @@ struct slot {
     bool swallow_notices = false;      // e.g. a client BEGIN inside sqltapd's block warns
     bool prepares_stats = false;       // ours: the PREPARE of sqltapd's snapshot statement
     bool drops_prepared = false;       // the client's DEALLOCATE or DISCARD: may drop it
+    bool verifies = false;             // ours: the publisher's check before the COMMIT after it
     std::shared_ptr<commit_ticket> ticket;  // resolves_commit: the entry it resolves
 };
 
@@ -139,6 +140,8 @@ struct request {
     char status = 0;
     bool done = false;
     bool stats_prepare_pending = false;  // holds a PREPARE of the snapshot that has not completed
+    bool verify_failed = false;          // its `verifies` statement failed (the COMMIT after it did not run)
+    std::string verify_message;
     bool wrapped = false;     // sqltapd's BEGIN … (its COMMIT or ROLLBACK follows)
     position_map positions;
     stats_snapshot snap, check;
@@ -223,12 +226,13 @@ struct session_capture::state : std::enable_shared_from_this<session_capture::st
     bool capture_failed = false;
     std::string capture_failure;
 
-    // sqltapd's prepared write-count snapshots (stats_query, check_query):
+    // sqltapd's prepared write-count snapshots (stats_query, check_query,
+    // verify_query):
     // SQL-level PREPAREs (so a simple Query can EXECUTE them), planned once
     // per connection instead of at every snapshot. New names each time they
     // are prepared again (after a failure before the PREPAREs ran, or the
     // client's DEALLOCATE / DISCARD), so a PREPARE never meets an older one.
-    std::string stats_name, check_name;
+    std::string stats_name, check_name, verify_name;
     bool stats_sent = false;  // its PREPARE was sent and nothing undid it since
     std::uint32_t stats_seq = 0;
 
@@ -268,6 +272,11 @@ struct session_capture::state : std::enable_shared_from_this<session_capture::st
     };
     snapshot_sql snapshot(detail::snap_use u, bool plain = false);
     std::uint64_t inject_snapshot(byte_buffer& out, request& r, detail::snap_use u);  // session_extended.cpp
+    // The EXECUTE of sqltapd's verify statement for the open transaction, or
+    // nothing when the COMMIT's check cannot be left to the publisher (see
+    // session_simple.cpp).
+    std::optional<std::string> verify_statement() const;
+    std::string uncaptured_message(const std::string& list) const;
 
     // Shared by both protocols.
     // Starts catalog lookups for the analysis' targets; done when l->pending is 0.

@@ -71,6 +71,45 @@ bool table_filter::captures(std::string_view schema, std::string_view table) con
     return false;
 }
 
+namespace {
+// A LIKE pattern as an E'' literal (the same whatever
+// standard_conforming_strings says).
+std::string e_literal(std::string_view pattern) {
+    std::string out = "E'";
+    for (char c : pattern) {
+        if (c == '\\' || c == '\'') out += c;  // doubled
+        out += c;
+    }
+    return out + "'";
+}
+// A glob as a LIKE pattern literal: '*' is '%', LIKE's own wildcards and its
+// escape character are escaped.
+std::string like_literal(std::string_view glob) {
+    std::string like;
+    for (char c : glob) {
+        if (c == '*') like += '%';
+        else if (c == '%' || c == '_' || c == '\\') (like += '\\') += c;
+        else like += c;
+    }
+    return e_literal(like);
+}
+}  // namespace
+
+std::string table_filter::sql_condition(std::string_view schema_expr, std::string_view table_expr) const {
+    std::string s(schema_expr), t(table_expr);
+    auto any = [&](const std::vector<pattern>& ps) {
+        std::string out;
+        for (const auto& p : ps)
+            out += (out.empty() ? "" : " OR ") + ("(" + s + " LIKE " + like_literal(p.schema) + " AND " + t +
+                                                  " LIKE " + like_literal(p.table) + ")");
+        return out.empty() ? std::string("false") : "(" + out + ")";
+    };
+    // system_schema()
+    std::string system = "(" + s + " IN ('pg_catalog', 'information_schema', 'sqltap') OR " + s + " LIKE " +
+                         e_literal("pg\\_toast%") + " OR " + s + " LIKE " + e_literal("pg\\_temp\\_%") + ")";
+    return "(NOT " + system + " AND NOT " + any(exclude_) + " AND " + any(include_) + ")";
+}
+
 std::vector<std::string> apply_rule(table_info& t, const table_rule& r) {
     t.row_filter = r.filter;
     std::vector<std::string> missing;

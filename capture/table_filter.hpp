@@ -31,6 +31,9 @@ public:
     // Throws std::invalid_argument naming a malformed pattern.
     table_filter(std::string_view tables = "*.*", std::string_view exclude = "");
     bool captures(std::string_view schema, std::string_view table) const;
+    // captures() as an SQL condition on two text expressions (LIKE patterns
+    // for the globs), for checks the publisher evaluates.
+    std::string sql_condition(std::string_view schema_expr, std::string_view table_expr) const;
 
     static bool glob(std::string_view pattern, std::string_view text) noexcept;
     static bool system_schema(std::string_view schema) noexcept;

@@ -28,6 +28,41 @@ const std::string& check_query() {
     return q;
 }
 
+std::string verify_query(const table_filter& filter) {
+    auto made = [](const char* n, const char* what, const char* e) {
+        return std::string("CASE WHEN d.") + n + " > d." + e + " THEN d." + n + " || ' " + what + " made, ' || d." + e +
+               " || ' captured' END";
+    };
+    return "SELECT CASE WHEN v.bad IS NOT NULL THEN ('" + std::string(verify_marker) +
+           "' || v.bad)::int END FROM (SELECT string_agg(n.nspname || '.' || c.relname || ' (' || concat_ws(', ', " +
+           made("i", "inserts", "ei") + ", " + made("u", "updates", "eu") + ", " + made("d", "deletes", "ed") +
+           ") || ')', '; ') AS bad FROM ("
+           "SELECT t.oid, sum(t.i) AS i, sum(t.u) AS u, sum(t.d) AS d FROM ("
+           "SELECT CASE WHEN c0.relispartition THEN pg_catalog.pg_partition_root(c0.oid)::oid ELSE c0.oid END AS oid, "
+           "pg_catalog.pg_stat_get_xact_tuples_inserted(c0.oid) AS i, "
+           "pg_catalog.pg_stat_get_xact_tuples_updated(c0.oid) AS u, "
+           "pg_catalog.pg_stat_get_xact_tuples_deleted(c0.oid) AS d "
+           "FROM pg_catalog.pg_class c0 WHERE c0.oid >= 16384 AND c0.relkind IN ('r', 'p') OFFSET 0) t "
+           "WHERE t.i + t.u + t.d > 0 GROUP BY t.oid) s "
+           "JOIN pg_catalog.pg_class c ON c.oid = s.oid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+           "LEFT JOIN unnest($1::oid[], $2::int8[], $3::int8[], $4::int8[], $5::int8[], $6::int8[], $7::int8[]) "
+           "AS a(oid, bi, bu, bd, ei, eu, ed) ON a.oid = s.oid "
+           "CROSS JOIN LATERAL (SELECT greatest(s.i - coalesce(a.bi, 0), 0) AS i, greatest(s.u - coalesce(a.bu, 0), 0) "
+           "AS u, greatest(s.d - coalesce(a.bd, 0), 0) AS d, coalesce(a.ei, 0) AS ei, coalesce(a.eu, 0) AS eu, "
+           "coalesce(a.ed, 0) AS ed) d "
+           "WHERE s.oid <> ALL ($8::oid[]) AND " + filter.sql_condition("n.nspname::text", "c.relname::text") +
+           " AND (d.i > d.ei OR d.u > d.eu OR d.d > d.ed)) v";
+}
+
+std::optional<std::string> verify_failure(std::string_view message) {
+    // invalid input syntax for type integer: "sqltap uncaptured: …"
+    auto at = message.find(verify_marker);
+    if (at == std::string_view::npos) return std::nullopt;
+    std::string_view rest = message.substr(at + verify_marker.size());
+    if (!rest.empty() && rest.back() == '"') rest.remove_suffix(1);
+    return std::string(rest);
+}
+
 namespace {
 template <class T>
 bool number(const std::optional<std::string>& v, T& out) {

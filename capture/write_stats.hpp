@@ -48,6 +48,18 @@ const std::string& check_query();
 // up); false when it is malformed.
 bool add_stats_row(stats_snapshot& s, const std::vector<std::optional<std::string>>& row);
 
+// A COMMIT's check done by the publisher, in the COMMIT's own message: it
+// fails (with an error whose message holds verify_marker and then the
+// uncaptured writes as uncaptured_write::describe() says them, joined by
+// "; ") when a captured table was written more than captured, so the COMMIT
+// after it does not run. Parameters: $1 oids; $2-$4 their base counts
+// (inserted, updated, deleted); $5-$7 the rows captured since; $8 oids not
+// to judge (truncated).
+std::string verify_query(const table_filter& filter);
+inline constexpr std::string_view verify_marker = "sqltap uncaptured: ";
+// The descriptions in such an error's message, or nothing when it is not one.
+std::optional<std::string> verify_failure(std::string_view message);
+
 struct uncaptured_write {
     std::uint32_t oid = 0;
     std::string schema, name;

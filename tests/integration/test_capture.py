@@ -168,6 +168,33 @@ CREATE PROCEDURE p() LANGUAGE sql AS $$INSERT INTO t (a) VALUES ('proc')$$;
         self.assertEqual(r.stderr, "")
         self.assertEqual(self.pg.psql("SELECT a FROM t"), "plain")
 
+    def test_commit_check_by_the_publisher_follows_the_table_patterns(self):
+        # A client's COMMIT goes with sqltapd's check in one message; the
+        # publisher evaluates [capture] tables/exclude as LIKE patterns, which
+        # must mean what the globs mean ('_' and '%' are plain characters).
+        px = self.proxy(tables="app*.t_*, public.*", exclude="app2.*, public.skip%")
+        self.psql(px, """
+CREATE SCHEMA app1; CREATE SCHEMA app2; CREATE SCHEMA other;
+CREATE TABLE app1.t_a (id int PRIMARY KEY); CREATE TABLE app1.txa (id int PRIMARY KEY);
+CREATE TABLE app2.t_a (id int PRIMARY KEY); CREATE TABLE other.t_a (id int PRIMARY KEY);
+CREATE TABLE public."skip%" (id int PRIMARY KEY); CREATE TABLE public.skipx (id int PRIMARY KEY);
+CREATE FUNCTION w(t text) RETURNS int LANGUAGE plpgsql AS
+  $$BEGIN EXECUTE format('INSERT INTO %s VALUES (1)', t); RETURN 1; END$$;
+""")
+        expect = {"app1.t_a": True, "app1.txa": False, "app2.t_a": False, "other.t_a": False,
+                  'public."skip%"': False, "public.skipx": True}
+        for table, captured in expect.items():
+            r = self.psql(px, f"BEGIN;\nSELECT w('{table}');\nCOMMIT;\n"
+                              "SELECT sum(generic_plans + custom_plans) FROM pg_prepared_statements "
+                              "WHERE name LIKE 'sqltap_verify_%';\n")
+            self.assertEqual(r.stdout.split()[-1], "1", table)  # the check went with the COMMIT
+            if captured:
+                self.assertIn("sqltap rolled back the transaction: captured table", r.stderr, table)
+                self.assertIn("(1 inserts made, 0 captured)", r.stderr, table)
+            else:
+                self.assertEqual(r.stderr, "", table)
+            self.assertEqual(self.pg.psql(f"SELECT count(*) FROM {table}"), "0" if captured else "1", table)
+
     def test_function_writes_are_flagged_with_uncaptured_log(self):
         px = self.proxy(uncaptured="log")
         self.psql(px, """
