@@ -50,6 +50,11 @@ std::error_code result_filter::on_data_row(protocol::bytes body, captured_row& o
     }
     auto xid = r.nullable_value();
     out.xid = xid ? std::string(protocol::as_text(*xid)) : std::string();
+    auto flag = [&](bool& f) {
+        auto v = r.nullable_value();
+        f = v && protocol::as_text(*v) == "t";
+    };
+    if (plan_.match) flag(out.match);
     out.old_key.clear();
     if (plan_.old_key) {
         for (std::size_t i = 0; i < plan_.table->key_columns.size(); ++i) {
@@ -58,11 +63,6 @@ std::error_code result_filter::on_data_row(protocol::bytes body, captured_row& o
             out.old_key.push_back(v ? value(std::string(protocol::as_text(*v))) : value());
         }
     }
-    auto flag = [&](bool& f) {
-        auto v = r.nullable_value();
-        f = v && protocol::as_text(*v) == "t";
-    };
-    if (plan_.match) flag(out.match);
     if (plan_.match_old) flag(out.match_old);
     if (auto ec = r.finish()) return ec;
 

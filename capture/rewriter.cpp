@@ -99,6 +99,13 @@ std::string as_text(const std::string& expr, column_form form) {
     return "CASE WHEN num_nulls(" + expr + ") = 0 THEN format('%s', " + expr + ") END";
 }
 
+// Whether the row `ref` matches the table's row filter, as 't' or 'f' (NULL
+// counts as false). The filter names the table's columns unqualified; a
+// subquery over the row alone keeps them from meeting other tables' columns.
+std::string filter_match(const table_info& t, const std::string& ref) {
+    return "CASE WHEN (SELECT (" + t.row_filter + ") FROM (SELECT " + ref + ".*) AS sqltap_row) THEN 't' ELSE 'f' END";
+}
+
 // What capture needs returned from a write to `t` (referred to as `ref`).
 std::string capture_list(const table_info& t, const std::string& ref, bool on_conflict, capture_plan& plan,
                          column_form form) {
@@ -112,14 +119,12 @@ std::string capture_list(const table_info& t, const std::string& ref, bool on_co
         ++plan.added;
     }
     list += ", pg_current_xact_id()::text";
+    if (!t.row_filter.empty()) {
+        list += ", " + filter_match(t, ref);
+        plan.match = true;
+        ++plan.added;
+    }
     return list;
-}
-
-// Whether the row `ref` matches the table's row filter, as 't' or 'f' (NULL
-// counts as false). The filter names the table's columns unqualified; a
-// subquery over the row alone keeps them from meeting other tables' columns.
-std::string filter_match(const table_info& t, const std::string& ref) {
-    return "CASE WHEN (SELECT (" + t.row_filter + ") FROM (SELECT " + ref + ".*) AS sqltap_row) THEN 't' ELSE 'f' END";
 }
 
 // The end of a possibly qualified, possibly quoted name starting at `at`.
@@ -244,11 +249,6 @@ rewrite_outcome rewrite(std::string_view sql, const analysis& a,
             copy_expansion x;
             x.insert.kind = statement_kind::insert;
             std::string list = capture_list(*t, real, false, x.insert, form);
-            if (!t->row_filter.empty()) {
-                list += ", " + filter_match(*t, real);
-                x.insert.match = true;
-                ++x.insert.added;
-            }
             inserts.push_back({s.location, "CREATE TEMP TABLE " + quote_ident(t->name) + " AS SELECT * FROM " + real +
                                                " WITH NO DATA;"});
             inserts.push_back({rel, staging, rel_end - rel});
@@ -264,12 +264,13 @@ rewrite_outcome rewrite(std::string_view sql, const analysis& a,
         plan.kind = s.kind;
         plan.client_returning = s.has_returning;
         std::string list = capture_list(*t, ref, s.on_conflict, plan, form);
+        // A key column the statement assigns (UPDATE SET, ON CONFLICT DO UPDATE SET).
+        std::string changed;
+        for (const auto& col : s.set_columns)
+            for (auto k : t->key_columns)
+                if (t->columns[k].name == col) changed = col;
         if (s.kind == statement_kind::insert) {
             // ON CONFLICT DO UPDATE SET key = …: the row's key before it is not returned.
-            std::string changed;
-            for (const auto& col : s.set_columns)
-                for (auto k : t->key_columns)
-                    if (t->columns[k].name == col) changed = col;
             if (!changed.empty()) {
                 out.unsupported_table = t;
                 out.unsupported = "an INSERT … ON CONFLICT DO UPDATE that changes key column \"" + changed +
@@ -278,10 +279,6 @@ rewrite_outcome rewrite(std::string_view sql, const analysis& a,
             }
         }
         if (s.kind == statement_kind::update) {
-            std::string changed;
-            for (const auto& col : s.set_columns)
-                for (auto k : t->key_columns)
-                    if (t->columns[k].name == col) changed = col;
             // Under a row filter the row's match before the update counts too,
             // which the same join brings.
             bool filtered = !t->row_filter.empty();
@@ -334,9 +331,9 @@ rewrite_outcome rewrite(std::string_view sql, const analysis& a,
                 plan.added += t->key_columns.size();
                 if (filtered) {
                     picks += ", " + filter_match(*t, ref) + " AS sqltap_f";
-                    list += ", " + filter_match(*t, ref) + ", sqltap_old.sqltap_f";
-                    plan.match = plan.match_old = true;
-                    plan.added += 2;
+                    list += ", sqltap_old.sqltap_f";
+                    plan.match_old = true;
+                    ++plan.added;
                 }
                 std::string head = "FROM (SELECT " + picks + " FROM " + rel;
                 std::string tail = " FOR UPDATE) AS sqltap_old WHERE (" + keys + ") = (" + old_keys + ")";
@@ -351,11 +348,6 @@ rewrite_outcome rewrite(std::string_view sql, const analysis& a,
                     inserts.push_back({cond_end, " " + head + tail});
                 }
             }
-        }
-        if (!t->row_filter.empty() && !plan.match) {
-            list += ", " + filter_match(*t, ref);
-            plan.match = true;
-            ++plan.added;
         }
         std::size_t at = last_token_end(sql, s.location, s.location + s.length);
         inserts.push_back({at, (s.has_returning ? ", " : " RETURNING ") + list});

@@ -28,13 +28,13 @@ struct capture_plan {
     std::size_t added = 0;              // columns appended to each result row
     bool inserted_flag = false;         // ON CONFLICT: an "(xmax = 0)" column says inserted vs updated
     bool client_returning = false;      // the client asked for rows itself
-    bool old_key = false;               // UPDATE of key columns: the old key columns come after the xid
     bool match = false;                 // a row filter: whether the row matches it ('t'/'f')
+    bool old_key = false;               // UPDATE of key columns (or under a row filter): the key before it
     bool match_old = false;             // UPDATE under a row filter: whether the row matched before
     // Added columns, in order: the table's columns (new row for insert/update,
     // the deleted row for delete), then the inserted flag if any, then the
-    // xid, then (old_key) the row's key before the update, then (match) the
-    // row filter on the row, then (match_old) on the row before the update.
+    // xid, then (match) the row filter on the row, then (old_key) the row's
+    // key before the update, then (match_old) the filter on the row before it.
 };
 
 // COPY … FROM into a captured table runs as four statements: a staging

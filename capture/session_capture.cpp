@@ -123,14 +123,14 @@ session_capture::state::snapshot_sql session_capture::state::snapshot(snap_use u
     snapshot_sql out;
     bool check = u == snap_use::check;
     if (plain) {
-        out.statements.push_back(check ? check_query() : std::string(stats_query()));
+        out.statements.push_back(check ? check_query() : stats_query());
     } else {
         if (!stats_sent) {
             std::string n = std::to_string(++stats_seq);
             stats_name = "sqltap_stats_" + n;
             check_name = "sqltap_check_" + n;
             verify_name = "sqltap_verify_" + n;
-            out.statements.push_back("PREPARE " + stats_name + " AS " + std::string(stats_query()));
+            out.statements.push_back("PREPARE " + stats_name + " AS " + stats_query());
             out.statements.push_back("PREPARE " + check_name + " AS " + check_query());
             out.statements.push_back("PREPARE " + verify_name +
                                      " (oid[], int8[], int8[], int8[], int8[], int8[], int8[], oid[]) AS " +

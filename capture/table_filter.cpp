@@ -118,23 +118,16 @@ std::vector<std::string> apply_rule(table_info& t, const table_rule& r) {
         if (std::none_of(t.columns.begin(), t.columns.end(), [&](const column_info& c) { return c.name == name; }))
             missing.push_back(name);
     std::vector<column_info> kept;
-    std::vector<std::uint32_t> keys;
+    std::vector<std::uint32_t> now_at(t.columns.size());  // a kept column's new index
     for (std::uint32_t i = 0; i < t.columns.size(); ++i) {
         bool key = std::find(t.key_columns.begin(), t.key_columns.end(), i) != t.key_columns.end();
         bool listed = std::find(r.columns.begin(), r.columns.end(), t.columns[i].name) != r.columns.end();
         if (!key && !listed) continue;
-        if (key) keys.push_back(static_cast<std::uint32_t>(kept.size()));
+        now_at[i] = static_cast<std::uint32_t>(kept.size());
         kept.push_back(std::move(t.columns[i]));
     }
-    // Key columns in key order, as indexes into the kept columns.
-    std::vector<std::uint32_t> ordered;
-    for (auto k : t.key_columns) {
-        std::uint32_t before = 0;
-        for (auto other : t.key_columns) before += other < k ? 1 : 0;
-        ordered.push_back(keys[before]);
-    }
+    for (auto& k : t.key_columns) k = now_at[k];  // key order stays
     t.columns = std::move(kept);
-    t.key_columns = std::move(ordered);
     return missing;
 }
 

@@ -5,26 +5,32 @@
 
 namespace sqltap::capture {
 
-std::string_view stats_query() noexcept {
-    // Only user tables (oid >= 16384, FirstNormalObjectId) of kind r or p;
-    // the counters are read for each (OFFSET 0 keeps the planner from
-    // evaluating them twice), the names only for written ones, under their
-    // root table when they are partitions. sqltapd prepares it once per
+namespace {
+// Every user table (oid >= 16384, FirstNormalObjectId) of kind r or p, under
+// its root table when it is a partition, with its write counters (columns
+// oid, i, u, d); OFFSET 0 keeps the planner from evaluating them twice.
+constexpr std::string_view counters =
+    "SELECT CASE WHEN c0.relispartition THEN pg_catalog.pg_partition_root(c0.oid)::oid ELSE c0.oid END AS oid, "
+    "pg_catalog.pg_stat_get_xact_tuples_inserted(c0.oid) AS i, "
+    "pg_catalog.pg_stat_get_xact_tuples_updated(c0.oid) AS u, "
+    "pg_catalog.pg_stat_get_xact_tuples_deleted(c0.oid) AS d "
+    "FROM pg_catalog.pg_class c0 WHERE c0.oid >= 16384 AND c0.relkind IN ('r', 'p') OFFSET 0";
+}  // namespace
+
+const std::string& stats_query() {
+    // The names only for written tables. sqltapd prepares it once per
     // connection (session_capture).
-    return "SELECT t.oid::text, n.nspname::text, c.relname::text, t.i::text, t.u::text, t.d::text FROM ("
-           "SELECT CASE WHEN c0.relispartition THEN pg_catalog.pg_partition_root(c0.oid)::oid ELSE c0.oid END AS oid, "
-           "pg_catalog.pg_stat_get_xact_tuples_inserted(c0.oid) AS i, "
-           "pg_catalog.pg_stat_get_xact_tuples_updated(c0.oid) AS u, "
-           "pg_catalog.pg_stat_get_xact_tuples_deleted(c0.oid) AS d "
-           "FROM pg_catalog.pg_class c0 WHERE c0.oid >= 16384 AND c0.relkind IN ('r', 'p') OFFSET 0) t "
-           "JOIN pg_catalog.pg_class c ON c.oid = t.oid "
-           "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
-           "WHERE t.i + t.u + t.d > 0";
+    static const std::string q = "SELECT t.oid::text, n.nspname::text, c.relname::text, t.i::text, t.u::text, "
+                                 "t.d::text FROM (" + std::string(counters) + ") t "
+                                 "JOIN pg_catalog.pg_class c ON c.oid = t.oid "
+                                 "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+                                 "WHERE t.i + t.u + t.d > 0";
+    return q;
 }
 
 const std::string& check_query() {
     static const std::string q = "SELECT x.xid, s.* FROM (SELECT pg_catalog.pg_current_xact_id()::text AS xid) x "
-                                 "LEFT JOIN (" + std::string(stats_query()) + ") s ON true";
+                                 "LEFT JOIN (" + stats_query() + ") s ON true";
     return q;
 }
 
@@ -36,14 +42,8 @@ std::string verify_query(const table_filter& filter) {
     return "SELECT CASE WHEN v.bad IS NOT NULL THEN ('" + std::string(verify_marker) +
            "' || v.bad)::int END FROM (SELECT string_agg(n.nspname || '.' || c.relname || ' (' || concat_ws(', ', " +
            made("i", "inserts", "ei") + ", " + made("u", "updates", "eu") + ", " + made("d", "deletes", "ed") +
-           ") || ')', '; ') AS bad FROM ("
-           "SELECT t.oid, sum(t.i) AS i, sum(t.u) AS u, sum(t.d) AS d FROM ("
-           "SELECT CASE WHEN c0.relispartition THEN pg_catalog.pg_partition_root(c0.oid)::oid ELSE c0.oid END AS oid, "
-           "pg_catalog.pg_stat_get_xact_tuples_inserted(c0.oid) AS i, "
-           "pg_catalog.pg_stat_get_xact_tuples_updated(c0.oid) AS u, "
-           "pg_catalog.pg_stat_get_xact_tuples_deleted(c0.oid) AS d "
-           "FROM pg_catalog.pg_class c0 WHERE c0.oid >= 16384 AND c0.relkind IN ('r', 'p') OFFSET 0) t "
-           "WHERE t.i + t.u + t.d > 0 GROUP BY t.oid) s "
+           ") || ')', '; ') AS bad FROM (SELECT t.oid, sum(t.i) AS i, sum(t.u) AS u, sum(t.d) AS d FROM (" +
+           std::string(counters) + ") t WHERE t.i + t.u + t.d > 0 GROUP BY t.oid) s "
            "JOIN pg_catalog.pg_class c ON c.oid = s.oid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
            "LEFT JOIN unnest($1::oid[], $2::int8[], $3::int8[], $4::int8[], $5::int8[], $6::int8[], $7::int8[]) "
            "AS a(oid, bi, bu, bd, ei, eu, ed) ON a.oid = s.oid "

@@ -38,7 +38,7 @@ using expected_counts = std::map<std::uint32_t, write_counts>;     // by table o
 
 // The query whose rows make a snapshot (columns: oid, schema, table,
 // inserted, updated, deleted; all text).
-std::string_view stats_query() noexcept;
+const std::string& stats_query();
 // The snapshot a COMMIT is checked with, and the transaction's id: columns
 // xid, then those of stats_query() (NULL in the one row when nothing was
 // written).
