@@ -120,14 +120,12 @@ std::uint64_t expect(request& r, char msg, slot sl = {}, position_map pm = {}) {
 
 // One statement of sqltapd's inside the batch, on its own named statement and
 // portal. Returns the sequence number of its Execute.
-std::uint64_t inject(byte_buffer& out, request& r, std::string_view sql, slot sl) {
-    protocol::build_close(out, 'S', our_statement);
-    expect(r, 'C', ours(role::swallow));
-    protocol::build_parse(out, our_statement, sql);
-    expect(r, 'P', ours(role::swallow));
+// Runs a prepared statement on sqltapd's portal; returns the sequence number
+// of its Execute.
+std::uint64_t execute_prepared(byte_buffer& out, request& r, std::string_view statement, slot sl) {
     protocol::bind_msg b;
     b.portal = our_portal;
-    b.statement = our_statement;
+    b.statement = statement;
     protocol::build_bind(out, b);
     expect(r, 'B', ours(role::swallow));
     protocol::build_execute(out, our_portal, 0);
@@ -135,6 +133,14 @@ std::uint64_t inject(byte_buffer& out, request& r, std::string_view sql, slot sl
     protocol::build_close(out, 'P', our_portal);
     expect(r, 'C', ours(role::swallow));
     return seq;
+}
+
+std::uint64_t inject(byte_buffer& out, request& r, std::string_view sql, slot sl) {
+    protocol::build_close(out, 'S', our_statement);
+    expect(r, 'C', ours(role::swallow));
+    protocol::build_parse(out, our_statement, sql);
+    expect(r, 'P', ours(role::swallow));
+    return execute_prepared(out, r, our_statement, std::move(sl));
 }
 
 void flush(byte_buffer& out) { protocol::build_empty(out, protocol::frontend::flush); }
@@ -151,15 +157,7 @@ std::uint64_t session_capture::state::inject_snapshot(byte_buffer& out, request&
         if (i + 1 == snap.slots.size() && !snap.executes.empty()) {
             // SQL-level prepared statements are the protocol's too: bind it
             // directly (no Parse of "EXECUTE …" each time).
-            protocol::bind_msg b;
-            b.portal = our_portal;
-            b.statement = snap.executes;
-            protocol::build_bind(out, b);
-            expect(r, 'B', ours(role::swallow));
-            protocol::build_execute(out, our_portal, 0);
-            seq = expect(r, 'E', std::move(snap.slots[i]));
-            protocol::build_close(out, 'P', our_portal);
-            expect(r, 'C', ours(role::swallow));
+            seq = execute_prepared(out, r, snap.executes, std::move(snap.slots[i]));
         } else {
             seq = inject(out, r, snap.statements[i], std::move(snap.slots[i]));
         }

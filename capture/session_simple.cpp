@@ -127,6 +127,19 @@ verdict session_capture::state::on_query(const protocol::frame& f, byte_buffer& 
         r.positions.part_offset = utf8_chars(std::string_view(o.sql).substr(0, from));
         return o.sql.substr(from, to - from);
     };
+    // The commit's decision (made once, with o.uncaptured), and its ticket
+    // once the COMMIT may go: strict, when the entry is durable; async, at
+    // once (the order is taken when the request is queued). Null: wait.
+    auto decided = [&]() -> commit_ticket* {
+        if (!o.commit) {
+            std::string gid;
+            if (o.commit_is_client && a.statements[o.commit_stmt].kind == statement_kind::prepare_transaction)
+                gid = a.statements[o.commit_stmt].name;
+            o.commit = decide_commit(std::move(o.uncaptured), std::move(gid));
+        }
+        commit_ticket& tk = *o.commit->ticket;
+        return eng->options().strict && !tk.appended ? nullptr : &tk;
+    };
     // ROLLBACK instead of the client's COMMIT, and the client hears the error
     // in place of its answer.
     auto roll_back = [&](commit_ticket& tk, std::string_view sqlstate, std::string message) {
@@ -425,14 +438,9 @@ verdict session_capture::state::on_query(const protocol::frame& f, byte_buffer& 
                 continue;
             }
             case query_op::phase::verify_append: {
-                if (!o.commit) {
-                    std::string gid;
-                    if (a.statements[o.commit_stmt].kind == statement_kind::prepare_transaction)
-                        gid = a.statements[o.commit_stmt].name;
-                    o.commit = decide_commit({}, std::move(gid));
-                }
-                commit_ticket& tk = *o.commit->ticket;
-                if (eng->options().strict && !tk.appended) return verdict::hold;
+                commit_ticket* ready = decided();
+                if (!ready) return verdict::hold;
+                commit_ticket& tk = *ready;
                 if (auto refusal = commit_refusal(*o.commit))
                     return roll_back(tk, refusal->first, std::move(refusal->second));
                 // sqltapd's check, then the client's COMMIT: if the check
@@ -470,16 +478,9 @@ verdict session_capture::state::on_query(const protocol::frame& f, byte_buffer& 
                                      "); it was rolled back and nothing was committed");
             }
             case query_op::phase::commit_append: {
-                if (!o.commit) {
-                    std::string gid;
-                    if (o.commit_is_client && a.statements[o.commit_stmt].kind == statement_kind::prepare_transaction)
-                        gid = a.statements[o.commit_stmt].name;
-                    o.commit = decide_commit(std::move(o.uncaptured), std::move(gid));
-                }
-                commit_ticket& tk = *o.commit->ticket;
-                // strict: durable before the COMMIT goes; async: the order is
-                // taken (the request is queued), the disk is not waited for.
-                if (eng->options().strict && !tk.appended) return verdict::hold;
+                commit_ticket* ready = decided();
+                if (!ready) return verdict::hold;
+                commit_ticket& tk = *ready;
                 if (auto refusal = commit_refusal(*o.commit))
                     return roll_back(tk, refusal->first, std::move(refusal->second));
                 // Send the COMMIT: sqltapd's own, or the client's statement.
