@@ -40,6 +40,7 @@ struct table_info {
     key_source key = key_source::primary_key;
     char kind = 'r';  // relkind: r table, p partitioned table, v view, …
     std::string row_filter;  // [table] filter: only rows it is true for are captured
+    bool before_images = false;  // UPDATEs return the row before them too ([capture] before_images)
 };
 
 class admin_connection {

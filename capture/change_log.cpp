@@ -6,12 +6,28 @@
 #include <cstring>
 #include <filesystem>
 #include <future>
+#include <random>
 
 namespace sqltap::capture {
 namespace {
 
 constexpr std::string_view meta_format = "format";
 constexpr std::string_view meta_next_lsn = "next_lsn";
+constexpr std::string_view meta_log_id = "log_id";
+constexpr std::string_view meta_purged_below = "purged_below";
+
+std::string random_id() {
+    unsigned char b[16];
+    std::random_device rd;
+    for (auto& c : b) c = static_cast<unsigned char>(rd());
+    static const char* hex = "0123456789abcdef";
+    std::string s;
+    for (auto c : b) {
+        s.push_back(hex[c >> 4]);
+        s.push_back(hex[c & 15]);
+    }
+    return s;
+}
 
 class category final : public std::error_category {
 public:
@@ -106,6 +122,10 @@ std::unique_ptr<change_log> change_log::open(const log_options& opts) {
         open_db("meta", log->meta_db_);
         open_db("log", log->log_db_);
         open_db("in_doubt", log->in_doubt_db_);
+        // Logs from before the replay engine lack it; a reader does without.
+        int rr = mdb_dbi_open(t.get(), "replay", dbflags, &log->replay_db_);
+        if (rr == MDB_NOTFOUND) log->replay_db_ = 0;
+        else lmdb::check(rr, "mdb_dbi_open");
         auto format = get(t.get(), log->meta_db_, meta_format);
         if (!format && opts.read_only) throw std::runtime_error(dir + " is not a sqltap change log (no format mark)");
         if (format) {
@@ -125,7 +145,14 @@ std::unique_ptr<change_log> change_log::open(const log_options& opts) {
             MDB_val k{}, v{};
             if (c.get(k, v, MDB_LAST)) log->next_lsn_ = std::max(log->next_lsn_, lsn_from_key(lmdb::view(k)) + 1);
         }
-        if (!opts.read_only) put(t.get(), log->meta_db_, meta_next_lsn, std::to_string(log->next_lsn_));
+        if (auto id = get(t.get(), log->meta_db_, meta_log_id)) log->log_id_ = *id;
+        if (!opts.read_only) {
+            put(t.get(), log->meta_db_, meta_next_lsn, std::to_string(log->next_lsn_));
+            if (log->log_id_.empty()) {
+                log->log_id_ = random_id();
+                put(t.get(), log->meta_db_, meta_log_id, log->log_id_);
+            }
+        }
         t.commit();
     }
     if (!opts.read_only) log->writer_ = std::thread([l = log.get()] { l->writer_loop(); });
@@ -163,22 +190,35 @@ void change_log::submit(request r) {
 }
 
 void change_log::append_in_doubt(transaction t, done_fn done) {
-    submit({request::append_in_doubt, std::move(t), 0, std::move(done)});
+    submit(request::make(request::append_in_doubt, std::move(t), 0, std::move(done)));
 }
 
 void change_log::append_committed(transaction t, done_fn done) {
-    submit({request::append_committed, std::move(t), 0, std::move(done)});
+    submit(request::make(request::append_committed, std::move(t), 0, std::move(done)));
 }
 
 void change_log::resolve(std::uint64_t lsn, bool committed, done_fn done) {
-    submit({committed ? request::resolve_committed : request::resolve_aborted, {}, lsn, std::move(done)});
+    submit(request::make(committed ? request::resolve_committed : request::resolve_aborted, {}, lsn, std::move(done)));
 }
 
 void change_log::flush() {
     std::promise<void> p;
     auto f = p.get_future();
-    submit({request::barrier, {}, 0, [&p](std::error_code, std::uint64_t) { p.set_value(); }});
+    submit(request::make(request::barrier, {}, 0, [&p](std::error_code, std::uint64_t) { p.set_value(); }));
     f.wait();
+}
+
+void change_log::put_replay(std::string key, std::string value, done_fn done) {
+    request r = request::make(request::replay_put, {}, 0, std::move(done));
+    r.key = std::move(key);
+    r.value = std::move(value);
+    submit(std::move(r));
+}
+
+void change_log::purge(std::uint64_t below, std::size_t limit, done_fn done) {
+    request r = request::make(request::purge, {}, below, std::move(done));
+    r.limit = limit;
+    submit(std::move(r));
 }
 
 void change_log::apply(MDB_txn* t, request& r) {
@@ -203,6 +243,36 @@ void change_log::apply(MDB_txn* t, request& r) {
             break;
         }
         case request::barrier: break;
+        case request::replay_put: put(t, replay_db_, r.key, r.value); break;
+        case request::purge: {
+            // The writer's own next LSN: this group's appends are not in the meta yet.
+            std::uint64_t end = next_lsn_;
+            {
+                lmdb::cursor c(t, in_doubt_db_);
+                MDB_val k{}, v{};
+                if (c.get(k, v, MDB_FIRST)) end = lsn_from_key(lmdb::view(k));
+            }
+            end = std::min(r.lsn, end);
+            std::uint64_t n = 0;
+            {
+                lmdb::cursor c(t, log_db_);
+                MDB_val k{}, v{};
+                while (n < r.limit && c.get(k, v, MDB_FIRST) && lsn_from_key(lmdb::view(k)) < end) {
+                    c.del();
+                    ++n;
+                }
+            }
+            auto before = get(t, meta_db_, meta_purged_below);
+            if (n > 0 && (!before || parse_u64(*before) < end)) {
+                // The bound is the first record kept, or the end when none is.
+                lmdb::cursor c(t, log_db_);
+                MDB_val k{}, v{};
+                std::uint64_t first = c.get(k, v, MDB_FIRST) ? std::min(end, lsn_from_key(lmdb::view(k))) : end;
+                put(t, meta_db_, meta_purged_below, std::to_string(first));
+            }
+            r.lsn = n;  // reported to done
+            break;
+        }
     }
 }
 
@@ -239,6 +309,8 @@ void change_log::writer_loop() {
             }
             put(w.get(), meta_db_, meta_next_lsn, std::to_string(next_lsn_));
             w.commit();  // the group's one fsync
+            { std::lock_guard vl(visible_mu_); }
+            visible_cv_.notify_all();
         } catch (const lmdb::error& e) {
             next_lsn_ = first_lsn;
             auto ec = e.code() == MDB_MAP_FULL ? make_error_code(log_errc::full)
@@ -279,6 +351,39 @@ void change_log::read(std::uint64_t from, std::uint64_t to,
     }
 }
 
+std::uint64_t change_log::wait_visible(std::uint64_t end, std::chrono::milliseconds timeout) const {
+    std::uint64_t now = visible_end();
+    if (now > end) return now;
+    std::unique_lock lock(visible_mu_);
+    visible_cv_.wait_for(lock, timeout, [&] { return (now = visible_end()) > end; });
+    return now;
+}
+
+std::uint64_t change_log::purged_below() const {
+    lmdb::txn t(env_.get(), MDB_RDONLY);
+    auto v = get(t.get(), meta_db_, meta_purged_below);
+    return v ? parse_u64(*v) : 1;
+}
+
+std::optional<std::string> change_log::get_replay(std::string_view key) const {
+    if (!replay_db_) return std::nullopt;
+    lmdb::txn t(env_.get(), MDB_RDONLY);
+    return get(t.get(), replay_db_, key);
+}
+
+void change_log::scan_replay(std::string_view prefix,
+                             const std::function<bool(std::string_view, std::string_view)>& f) const {
+    if (!replay_db_) return;
+    lmdb::txn t(env_.get(), MDB_RDONLY);
+    lmdb::cursor c(t.get(), replay_db_);
+    MDB_val k = lmdb::val(prefix), v{};
+    for (bool ok = c.get(k, v, MDB_SET_RANGE); ok; ok = c.get(k, v, MDB_NEXT)) {
+        std::string_view key = lmdb::view(k);
+        if (key.substr(0, prefix.size()) != prefix) break;
+        if (!f(key, lmdb::view(v))) break;
+    }
+}
+
 std::vector<in_doubt_entry> change_log::in_doubt() const {
     std::vector<in_doubt_entry> out;
     lmdb::txn t(env_.get(), MDB_RDONLY);
@@ -302,6 +407,7 @@ log_stats change_log::stats() const {
     s.in_doubt = st.ms_entries;
     lmdb::check(mdb_stat(t.get(), log_db_, &st), "mdb_stat");
     s.entries = st.ms_entries - s.in_doubt;
+    s.data_bytes = std::uint64_t(st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages) * st.ms_psize;
     lmdb::cursor c(t.get(), log_db_);
     MDB_val k{}, v{};
     if (c.get(k, v, MDB_FIRST)) {

@@ -4,7 +4,9 @@
 //
 // Databases: "log" (8-byte big-endian LSN -> record), "in_doubt" (LSN -> xid,
 // for records written before their COMMIT reached the publisher), "meta"
-// (format version, next LSN).
+// (format version, next LSN, the log's identity), "replay" (what the replay
+// engine keeps beside the log: subscriber states and conflicts; keys and
+// values are the replay engine's business).
 //
 // Writes go through one writer thread fed by a bounded queue. The writer takes
 // every request queued at that moment into one LMDB write transaction (group
@@ -26,6 +28,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <system_error>
 #include <thread>
@@ -57,6 +60,7 @@ struct log_stats {
     std::uint64_t file_bytes = 0;  // data.mdb on disk
     std::uint64_t used_bytes = 0;  // pages in use
     std::uint64_t map_bytes = 0;
+    std::uint64_t data_bytes = 0;  // pages holding records now (what purging frees)
 };
 
 struct in_doubt_entry {
@@ -82,22 +86,48 @@ public:
     void append_committed(transaction t, done_fn done);
     // Blocks until every request queued before it is written (tests, shutdown).
     void flush();
+    // Stores a key/value in the "replay" database.
+    void put_replay(std::string key, std::string value, done_fn done);
+    // Deletes visible records with LSN < below, at most `limit` of them; done's
+    // second argument is the number deleted.
+    void purge(std::uint64_t below, std::size_t limit, done_fn done);
+
+    // The log's identity: a random id made when the log was created. A
+    // subscriber remembers it with its applied LSN, so that a position in
+    // another log is never taken for one in this log.
+    const std::string& log_id() const noexcept { return log_id_; }
+    // Every record below it has been purged (1 when nothing has been).
+    std::uint64_t purged_below() const;
 
     // ---- readers (any thread) ----
     std::uint64_t visible_end() const;  // every LSN below it is resolved
     // Calls f for visible records with from <= LSN < to, in order, until f returns false.
     void read(std::uint64_t from, std::uint64_t to,
               const std::function<bool(std::uint64_t lsn, std::string_view record)>& f) const;
+    // Waits up to `timeout` for the visible end to pass `end`; returns the
+    // visible end. Wakes at once on this process's writes; another process's
+    // writes are seen when the wait times out.
+    std::uint64_t wait_visible(std::uint64_t end, std::chrono::milliseconds timeout) const;
+    std::optional<std::string> get_replay(std::string_view key) const;
+    // Calls f for each "replay" entry whose key starts with prefix, in key order, until f returns false.
+    void scan_replay(std::string_view prefix,
+                     const std::function<bool(std::string_view key, std::string_view value)>& f) const;
     std::vector<in_doubt_entry> in_doubt() const;
     log_stats stats() const;
     const std::string& dir() const noexcept { return opts_.dir; }
 
 private:
     struct request {
-        enum kind_t { append_in_doubt, append_committed, resolve_committed, resolve_aborted, barrier } kind;
+        enum kind_t { append_in_doubt, append_committed, resolve_committed, resolve_aborted, barrier, replay_put, purge } kind;
         transaction txn;
-        std::uint64_t lsn = 0;
+        std::uint64_t lsn = 0;  // resolve: the LSN; purge: the bound
         done_fn done;
+        std::string key, value;  // replay_put
+        std::size_t limit = 0;   // purge
+        static request make(kind_t k, transaction t, std::uint64_t lsn, done_fn d) {
+            request r{k, std::move(t), lsn, std::move(d), {}, {}, 0};
+            return r;
+        }
     };
 
     explicit change_log(const log_options& opts);
@@ -110,7 +140,10 @@ private:
 
     log_options opts_;
     lmdb::env env_;
-    MDB_dbi log_db_ = 0, in_doubt_db_ = 0, meta_db_ = 0;
+    MDB_dbi log_db_ = 0, in_doubt_db_ = 0, meta_db_ = 0, replay_db_ = 0;
+    std::string log_id_;
+    mutable std::mutex visible_mu_;
+    mutable std::condition_variable visible_cv_;  // notified after each group commit
 
     std::mutex mu_;
     std::condition_variable cv_;

@@ -64,8 +64,6 @@ std::string iso_time(std::int64_t micros) {
     return buf;
 }
 
-namespace {
-
 std::string json_value(const value& v) { return v ? json_string(*v) : "null"; }
 
 std::string json_row(const relation& r, const std::vector<value>& vals) {
@@ -114,8 +112,6 @@ std::string text_key(const relation& r, const std::vector<value>& key) {
         out += " " + r.columns[r.key_columns[i]] + "=" + text_value(key[i]);
     return out;
 }
-
-}  // namespace
 
 std::string format_json(std::uint64_t lsn, const transaction& t, const dump_filter& f) {
     std::string out = "{\"lsn\":" + std::to_string(lsn) + ",\"xid\":" + json_string(t.xid) +

@@ -23,4 +23,12 @@ std::string json_string(std::string_view s);
 // "2026-11-22T15:00:00.123456Z"
 std::string iso_time(std::int64_t micros);
 
+// Pieces, shared with the replay engine's reports.
+std::string json_value(const value& v);
+std::string json_row(const relation& r, const std::vector<value>& vals);  // {"col":"v",…}
+std::string json_key(const relation& r, const std::vector<value>& key);
+std::string text_value(const value& v);  // NULL, plain, or quoted
+std::string text_row(const relation& r, const std::vector<value>& vals);  // " col=v …"
+std::string text_key(const relation& r, const std::vector<value>& key);
+
 }  // namespace sqltap::capture

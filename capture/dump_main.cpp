@@ -12,6 +12,7 @@
 
 #include "capture/change_log.hpp"
 #include "capture/dump_format.hpp"
+#include "replay/report.hpp"
 #include "sqltap_version.hpp"
 
 using namespace sqltap::capture;
@@ -33,6 +34,11 @@ const char* usage =
     "  --format text|json      text (default) or one JSON object per transaction per line\n"
     "  --follow                after the newest entry, wait for new ones (like tail -f)\n"
     "  --stats                 counts per table and operation, log size, oldest and newest LSN\n"
+    "  --subscribers           each subscriber's state as sqltapd last wrote it: applied LSN,\n"
+    "                          lag, apply rate, conflicts, state (streaming, catching up,\n"
+    "                          offline, error, stale)\n"
+    "  --conflicts             the conflicts subscribers met, with both images\n"
+    "  --subscriber NAME       with --subscribers or --conflicts: only this subscriber\n"
     "  -h, --help              this help\n"
     "  -V, --version           the version\n"
     "\n"
@@ -88,12 +94,42 @@ int print_stats(const change_log& log, std::uint64_t from, std::uint64_t to, con
     return 0;
 }
 
+int print_subscribers(const change_log& log, const std::string& only, bool json) {
+    bool any = false;
+    log.scan_replay(sqltap::replay::status_prefix, [&](std::string_view, std::string_view v) {
+        sqltap::replay::subscriber_status s;
+        if (!sqltap::replay::decode(v, s) || (!only.empty() && s.name != only)) return true;
+        if (!json && !any) std::fputs(sqltap::replay::status_header_text().c_str(), stdout);
+        any = true;
+        std::string line = json ? sqltap::replay::format_json(s) + "\n" : sqltap::replay::format_text(s);
+        std::fputs(line.c_str(), stdout);
+        return true;
+    });
+    if (!any && !json) std::puts(only.empty() ? "no subscriber has been replayed to from this log"
+                                              : "no such subscriber in this log");
+    return 0;
+}
+
+int print_conflicts(const change_log& log, const std::string& only, bool json, std::uint64_t from, std::uint64_t to) {
+    std::string prefix(sqltap::replay::conflict_prefix);
+    if (!only.empty()) prefix += only + '\0';
+    log.scan_replay(prefix, [&](std::string_view, std::string_view v) {
+        sqltap::replay::conflict_record c;
+        if (!sqltap::replay::decode(v, c) || c.lsn < from || c.lsn > to) return true;
+        std::string line = json ? sqltap::replay::format_json(c) + "\n" : sqltap::replay::format_text(c);
+        std::fputs(line.c_str(), stdout);
+        return true;
+    });
+    return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
     std::string dir, format = "text";
     std::uint64_t from = 0, to = UINT64_MAX;
-    bool follow = false, stats = false;
+    bool follow = false, stats = false, subscribers = false, conflicts = false;
+    std::string subscriber;
     dump_filter filter;
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
@@ -133,6 +169,12 @@ int main(int argc, char** argv) {
             follow = true;
         } else if (a == "--stats") {
             stats = true;
+        } else if (a == "--subscribers") {
+            subscribers = true;
+        } else if (a == "--conflicts") {
+            conflicts = true;
+        } else if (a == "--subscriber") {
+            subscriber = next("--subscriber");
         } else {
             std::fprintf(stderr, "sqltap-dump: unknown argument '%s'\n\n%s", a.c_str(), usage);
             return 2;
@@ -157,6 +199,8 @@ int main(int argc, char** argv) {
     }
     try {
         if (stats) return print_stats(*log, from, to == UINT64_MAX ? to : to + 1, filter);
+        if (subscribers) return print_subscribers(*log, subscriber, format == "json");
+        if (conflicts) return print_conflicts(*log, subscriber, format == "json", from, to);
         ::signal(SIGINT, on_signal);
         ::signal(SIGTERM, on_signal);
         ::signal(SIGPIPE, SIG_IGN);

@@ -185,6 +185,7 @@ void engine::lookup_table(const std::string& database, std::vector<std::string> 
 }
 
 void engine::apply_rules(table_info& t) const {
+    t.before_images = opts_.before_images;
     for (const auto& r : opts_.table_rules) {
         if (r.schema != t.schema || r.table != t.name) continue;
         for (const auto& c : apply_rule(t, r))

@@ -34,6 +34,7 @@ struct engine_options {
     bool reject_uncaptured = true;
     std::string tables = "*.*", exclude;
     std::vector<table_rule> table_rules;  // [table SCHEMA.TABLE] sections
+    bool before_images = true;            // UPDATEs log the row before them (subscribers' conflict checks)
     std::string admin_conninfo;  // dbname replaced per database
     std::string admin_database = "postgres";  // for recovery at startup
     std::function<void(const std::string&)> warn;  // log sink (warnings); default stderr

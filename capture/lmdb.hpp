@@ -80,6 +80,8 @@ public:
         check(rc, "mdb_cursor_get");
         return true;
     }
+    // Deletes the entry the cursor is on.
+    void del() { check(mdb_cursor_del(h_, 0), "mdb_cursor_del"); }
 
 private:
     MDB_cursor* h_ = nullptr;

@@ -2,6 +2,8 @@
 
 #include "protocol/messages.hpp"
 
+#include <algorithm>
+
 namespace sqltap::capture {
 
 using protocol::errc;
@@ -63,6 +65,14 @@ std::error_code result_filter::on_data_row(protocol::bytes body, captured_row& o
             out.old_key.push_back(v ? value(std::string(protocol::as_text(*v))) : value());
         }
     }
+    out.old_rest.clear();
+    if (plan_.old_row) {
+        for (std::size_t i = plan_.table->key_columns.size(); i < ncols; ++i) {
+            auto v = r.nullable_value();
+            if (r.error()) return r.error();
+            out.old_rest.push_back(v ? value(std::string(protocol::as_text(*v))) : value());
+        }
+    }
     if (plan_.match_old) flag(out.match_old);
     if (auto ec = r.finish()) return ec;
 
@@ -106,6 +116,17 @@ std::optional<change> result_filter::to_change(captured_row&& r, std::uint32_t r
             // changed (or under a row filter). An ON CONFLICT … DO UPDATE
             // keeps the key; whether the row matched before is not known
             // there, so it counts as matching.
+            if (plan_.old_row) {
+                // The whole row before the update: the key columns from the old key.
+                std::vector<value> old(plan_.table->columns.size());
+                std::size_t rest = 0;
+                for (std::size_t i = 0; i < old.size(); ++i) {
+                    auto k = std::find(plan_.table->key_columns.begin(), plan_.table->key_columns.end(), i);
+                    old[i] = k != plan_.table->key_columns.end() ? r.old_key[std::size_t(k - plan_.table->key_columns.begin())]
+                                                                  : std::move(r.old_rest[rest++]);
+                }
+                c.old_row = std::move(old);
+            }
             c.key = plan_.old_key ? std::move(r.old_key) : std::move(key);
             if (!r.match && !r.match_old) return std::nullopt;
             if (!r.match) {  // out of the filter: gone for subscribers
@@ -113,7 +134,10 @@ std::optional<change> result_filter::to_change(captured_row&& r, std::uint32_t r
                 break;
             }
             c.kind = r.match_old ? op::update : op::insert;  // into it: new for subscribers
-            if (c.kind == op::insert) c.key.clear();
+            if (c.kind == op::insert) {
+                c.key.clear();
+                c.old_row.reset();
+            }
             c.new_row = std::move(r.row);
             break;
         default:

@@ -19,6 +19,7 @@ struct captured_row {
     std::optional<bool> inserted;   // ON CONFLICT: true inserted, false updated
     std::string xid;
     std::vector<value> old_key;     // UPDATE of key columns: the key before it
+    std::vector<value> old_rest;    // UPDATE with before images: the other columns before it
     bool match = true, match_old = true;  // a row filter: the row matches it (now, before the update)
 };
 

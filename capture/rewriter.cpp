@@ -282,7 +282,11 @@ rewrite_outcome rewrite(std::string_view sql, const analysis& a,
             // Under a row filter the row's match before the update counts too,
             // which the same join brings.
             bool filtered = !t->row_filter.empty();
-            if (!changed.empty() || filtered) {
+            // Before images ride on the same join, where it can be made; the
+            // join is required only for a key change or a row filter.
+            bool required = !changed.empty() || filtered;
+            bool before = t->before_images && t->key != key_source::all_columns && !s.update_from;
+            if (required || before) {
                 // The old key comes from a join on the key to the rows the
                 // client's WHERE selects, locked FOR UPDATE (a scalar subquery
                 // or a ctid join is wrong under concurrency):
@@ -304,6 +308,13 @@ rewrite_outcome rewrite(std::string_view sql, const analysis& a,
                 }
                 if (why.empty() && (upd == std::string_view::npos || set == std::string_view::npos))
                     why = "its text could not be taken apart";
+                if (!why.empty() && !required) {
+                    // No before image for this one: subscribers check its key only.
+                    std::size_t at = last_token_end(sql, s.location, s.location + s.length);
+                    inserts.push_back({at, (s.has_returning ? ", " : " RETURNING ") + list});
+                    out.plans[i] = plan;
+                    continue;
+                }
                 if (!why.empty()) {
                     out.unsupported_table = t;
                     out.unsupported = changed.empty()
@@ -329,6 +340,16 @@ rewrite_outcome rewrite(std::string_view sql, const analysis& a,
                 for (auto star : s.returning_stars) inserts.push_back({s.location + star, ref + "."});
                 plan.old_key = true;
                 plan.added += t->key_columns.size();
+                if (before) {
+                    for (std::size_t c = 0; c < t->columns.size(); ++c) {
+                        if (std::find(t->key_columns.begin(), t->key_columns.end(), c) != t->key_columns.end()) continue;
+                        std::string name = "sqltap_o" + std::to_string(c);
+                        picks += ", " + ref + "." + quote_ident(t->columns[c].name) + " AS " + name;
+                        list += ", " + as_text("sqltap_old." + name, form);
+                        ++plan.added;
+                    }
+                    plan.old_row = true;
+                }
                 if (filtered) {
                     picks += ", " + filter_match(*t, ref) + " AS sqltap_f";
                     list += ", sqltap_old.sqltap_f";

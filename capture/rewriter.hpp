@@ -31,10 +31,12 @@ struct capture_plan {
     bool match = false;                 // a row filter: whether the row matches it ('t'/'f')
     bool old_key = false;               // UPDATE of key columns (or under a row filter): the key before it
     bool match_old = false;             // UPDATE under a row filter: whether the row matched before
+    bool old_row = false;               // UPDATE with before images: the non-key columns before it
     // Added columns, in order: the table's columns (new row for insert/update,
     // the deleted row for delete), then the inserted flag if any, then the
     // xid, then (match) the row filter on the row, then (old_key) the row's
-    // key before the update, then (match_old) the filter on the row before it.
+    // key before the update, then (old_row) the other columns before it, then
+    // (match_old) the filter on the row before it.
 };
 
 // COPY … FROM into a captured table runs as four statements: a staging

@@ -16,6 +16,9 @@ namespace {
 using vt = value_type;
 
 constexpr key_spec keys[] = {
+    {"proxy", "enabled", vt::boolean, "on", false, "",
+     "Serve clients. off: sqltapd only replays the change log in [capture] log_dir to the "
+     "subscribers (that log may be written by another sqltapd at the same time)."},
     {"proxy", "listen", vt::address_list, "127.0.0.1:6432", false, "",
      "Addresses sqltapd accepts clients on: one or more host:port, comma separated "
      "(IPv6 as [addr]:port)."},
@@ -76,6 +79,42 @@ constexpr key_spec keys[] = {
      "characters. System schemas are never captured."},
     {"capture", "exclude", vt::string, "", false, "",
      "Tables not to capture, as patterns like tables."},
+    {"capture", "before_images", vt::boolean, "on", false, "",
+     "UPDATEs also log the row as it was before them, so that subscribers can tell when their "
+     "row differs from the publisher's (update_differs conflicts). off: cheaper UPDATEs; "
+     "subscribers then check only that the row exists."},
+    {"capture", "max_log_size", vt::size, "0", true, "",
+     "Most log data to keep for subscribers; 0: no limit. A subscriber so far behind that "
+     "keeping its entries would pass it is marked stale (it needs a new initial sync)."},
+    {"replay", "node_name", vt::string, "sqltap", false, "",
+     "This sqltapd's name as an origin: its apply sessions connect as application_name "
+     "sqltap-replay/<node_name>, and a sqltapd in front of a subscriber logs their changes "
+     "with that origin, so that they are never sent back (two-way replication)."},
+    {"replay", "keep", vt::duration, "0s", true, "",
+     "Entries every subscriber has applied are purged from the log once they are this old."},
+    // [subscriber.NAME]: one section per subscriber.
+    {"subscriber", "conninfo", vt::secret, "", false, "",
+     "libpq connection string (or URI) of the subscriber database. Required."},
+    {"subscriber", "database", vt::string, "", false, "",
+     "The publisher database whose changes this subscriber takes. Required."},
+    {"subscriber", "tables", vt::string, "*.*", false, "",
+     "Tables applied to this subscriber, as schema.table patterns like [capture] tables."},
+    {"subscriber", "exclude", vt::string, "", false, "", "Tables not applied to this subscriber."},
+    {"subscriber", "conflict", vt::choice, "source_wins", false, "error|skip|source_wins|keep_local",
+     "What a conflict does (the subscriber's row is not as the publisher's before image says): "
+     "error stops this subscriber; skip and keep_local leave the subscriber's row as it is; "
+     "source_wins makes the row what the publisher says. Per table: conflict.SCHEMA.TABLE = policy "
+     "(patterns allowed). Every conflict is recorded (sqltap-dump --conflicts)."},
+    {"subscriber", "replication_role", vt::choice, "replica", false, "replica|origin|local",
+     "session_replication_role of the apply sessions: replica (as native logical replication: "
+     "ordinary triggers and foreign-key checks do not fire), origin or local."},
+    {"subscriber", "apply_ddl", vt::boolean, "on", false, "",
+     "Apply the DDL statements of the log (ALTER TABLE …) to this subscriber."},
+    {"subscriber", "retry_max", vt::duration, "60s", false, "",
+     "Longest wait between attempts to reach an offline subscriber (the wait doubles from 1s)."},
+    {"subscriber", "node", vt::string, "", false, "",
+     "The node_name of the sqltapd in front of this subscriber, if any: changes that came from "
+     "it are not sent back to it. Empty: the section's NAME."},
     // [table SCHEMA.TABLE]: one section per captured table that needs them.
     {"table", "filter", vt::string, "", false, "",
      "Row filter: an SQL boolean expression over the table's columns, which the publisher "
@@ -262,6 +301,83 @@ std::string suggest_key(std::string_view section, std::string_view key) {
     return best;
 }
 
+namespace {
+
+// Checks a value against its key's type; returns what was expected, or empty.
+std::string type_problem(const key_spec& k, const std::string& v) {
+    switch (k.type) {
+        case vt::integer: {
+            long long n;
+            return parse_unsigned(v, n) ? "" : "a whole number";
+        }
+        case vt::boolean: {
+            bool b;
+            return parse_bool(v, b) ? "" : "on or off";
+        }
+        case vt::duration: {
+            std::chrono::milliseconds d;
+            return parse_duration(v, d) ? "" : "a duration such as 30s, 500ms, 5min";
+        }
+        case vt::size: {
+            std::size_t n;
+            return parse_size(v, n) ? "" : "a size such as 64MB or 1GB";
+        }
+        case vt::choice: {
+            std::string choices(k.choices), item;
+            std::stringstream cs(choices);
+            while (std::getline(cs, item, '|'))
+                if (item == v) return "";
+            return "one of " + choices;
+        }
+        case vt::address_list: {
+            std::vector<host_port> hp;
+            std::string why;
+            return parse_host_port_list(v, hp, why) ? "" : "host:port[, host:port…] (" + why + ")";
+        }
+        default: return "";
+    }
+}
+
+template <class Add>
+void subscriber(subscriber_settings& s, const std::string& key, const std::string& value, int line,
+                std::map<std::string, int>& seen, Add& add) {
+    std::string where = "[subscriber." + s.name + "] ";
+    auto [it, fresh] = seen.try_emplace(key, line);
+    if (!fresh) add(line, where + "'" + key + "' is set twice (first on line " + std::to_string(it->second) + ")");
+    if (key.rfind("conflict.", 0) == 0) {
+        std::string table = key.substr(9);
+        auto dot = table.find('.');
+        if (dot == std::string::npos || dot == 0 || dot + 1 == table.size())
+            add(line, where + "'" + key + "': expected conflict.SCHEMA.TABLE");
+        else if (type_problem(*find_key("subscriber", "conflict"), value).size())
+            add(line, where + key + " = '" + value + "': expected one of error|skip|source_wins|keep_local");
+        else
+            s.table_conflict.emplace_back(table, value);
+        return;
+    }
+    const key_spec* spec = find_key("subscriber", key);
+    if (!spec) {
+        std::string hint = suggest_key("subscriber", key);
+        add(line, "unknown key '" + key + "' in [subscriber." + s.name + "]" + (hint.empty() ? "" : "; did you mean '" + hint + "'?"));
+        return;
+    }
+    if (auto expected = type_problem(*spec, value); !expected.empty()) {
+        add(line, where + key + " = '" + value + "': expected " + expected);
+        return;
+    }
+    if (key == "conninfo") s.conninfo = value;
+    else if (key == "database") s.database = value;
+    else if (key == "tables") s.tables = value;
+    else if (key == "exclude") s.exclude = value;
+    else if (key == "conflict") s.conflict = value;
+    else if (key == "replication_role") s.replication_role = value;
+    else if (key == "apply_ddl") parse_bool(value, s.apply_ddl);
+    else if (key == "retry_max") parse_duration(value, s.retry_max);
+    else if (key == "node") s.node = value;
+}
+
+}  // namespace
+
 load_result load_text(std::string_view text, const std::string& name) {
     load_result res;
     res.values.path = name;
@@ -273,6 +389,9 @@ load_result load_text(std::string_view text, const std::string& name) {
     std::string section;
     table_rule* table_section = nullptr;  // in a [table SCHEMA.TABLE] section
     table_rule ignored_table;             // a malformed one's keys go here
+    subscriber_settings* sub_section = nullptr;  // in a [subscriber.NAME] section
+    subscriber_settings ignored_sub;
+    std::map<std::string, int> sub_keys_seen;    // key -> line, in the current [subscriber.NAME]
     int line_no = 0;
     std::stringstream ss{std::string(text)};
     std::string raw;
@@ -288,6 +407,30 @@ load_result load_text(std::string_view text, const std::string& name) {
             std::string inside = trim(std::string_view(line).substr(1, line.size() - 2));
             section = lower(inside);
             table_section = nullptr;
+            sub_section = nullptr;
+            sub_keys_seen.clear();
+            if (section.rfind("subscriber.", 0) == 0 || section == "subscriber") {
+                std::string name = section == "subscriber" ? "" : trim(std::string_view(inside).substr(11));
+                if (name.empty() || name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != std::string::npos) {
+                    add(line_no, "[subscriber." + name + "]: expected [subscriber.NAME], NAME of letters, digits, '_' and '-'");
+                    sub_section = &ignored_sub;
+                } else {
+                    auto& subs = res.values.replay.subscribers;
+                    auto it = std::find_if(subs.begin(), subs.end(), [&](const subscriber_settings& x) { return x.name == name; });
+                    if (it != subs.end()) {
+                        add(line_no, "[subscriber." + name + "] appears twice (first on line " + std::to_string(it->line) + ")");
+                        sub_section = &ignored_sub;
+                    } else {
+                        subscriber_settings ns;
+                        ns.name = name;
+                        ns.line = line_no;
+                        subs.push_back(ns);
+                        sub_section = &subs.back();
+                    }
+                }
+                section = "subscriber";
+                continue;
+            }
             if (section.rfind("table ", 0) == 0 || section == "table") {
                 // [table SCHEMA.TABLE]: the name as written (catalog names are case-sensitive).
                 std::string name = trim(std::string_view(inside).substr(5));
@@ -339,6 +482,10 @@ load_result load_text(std::string_view text, const std::string& name) {
         }
         if (value.size() >= 2 && value.front() == '"' && value.back() == '"')
             value = value.substr(1, value.size() - 2);
+        if (sub_section) {
+            subscriber(*sub_section, key, value, line_no, sub_keys_seen, add);
+            continue;
+        }
         if (table_section) {
             if (!find_key("table", key)) {
                 std::string hint = suggest_key("table", key);
@@ -401,51 +548,15 @@ load_result load_text(std::string_view text, const std::string& name) {
     int line = 0;
     settings& s = res.values;
 
-    // Generic type checks, driven by the schema.
+    // Generic type checks, driven by the schema ([subscriber.NAME] keys are checked where they are read).
     for (const auto& k : keys) {
+        if (k.section == "subscriber") continue;
         std::string v = get(k.section, k.key, line);
-        switch (k.type) {
-            case vt::integer: {
-                long long n;
-                if (!parse_unsigned(v, n)) bad(line, k.section, k.key, v, "a whole number");
-                break;
-            }
-            case vt::boolean: {
-                bool b;
-                if (!parse_bool(v, b)) bad(line, k.section, k.key, v, "on or off");
-                break;
-            }
-            case vt::duration: {
-                std::chrono::milliseconds d;
-                if (!parse_duration(v, d)) bad(line, k.section, k.key, v, "a duration such as 30s, 500ms, 5min");
-                break;
-            }
-            case vt::size: {
-                std::size_t n;
-                if (!parse_size(v, n)) bad(line, k.section, k.key, v, "a size such as 64MB or 1GB");
-                break;
-            }
-            case vt::choice: {
-                std::string choices(k.choices);
-                std::string item;
-                bool found = false;
-                std::stringstream cs(choices);
-                while (std::getline(cs, item, '|'))
-                    if (item == v) found = true;
-                if (!found) bad(line, k.section, k.key, v, "one of " + choices);
-                break;
-            }
-            case vt::address_list: {
-                std::vector<host_port> hp;
-                std::string why;
-                if (!parse_host_port_list(v, hp, why)) bad(line, k.section, k.key, v, "host:port[, host:port…] (" + why + ")");
-                break;
-            }
-            default: break;
-        }
+        if (auto expected = type_problem(k, v); !expected.empty()) bad(line, k.section, k.key, v, expected);
     }
 
     std::string why;
+    parse_bool(get("proxy", "enabled", line), s.proxy.enabled);
     parse_host_port_list(get("proxy", "listen", line), s.proxy.listen, why);
     parse_unsigned(get("proxy", "io_threads", line), s.proxy.io_threads);
     s.proxy.tls_cert_file = get("proxy", "tls_cert_file", line);
@@ -480,12 +591,28 @@ load_result load_text(std::string_view text, const std::string& name) {
 
     parse_bool(get("capture", "enabled", line), s.capture.enabled);
     s.capture.log_dir = get("capture", "log_dir", line);
-    if (s.capture.enabled && s.capture.log_dir.empty())
+    if (s.capture.enabled && s.proxy.enabled && s.capture.log_dir.empty())
         add(0, "[capture] log_dir is required when capture is on (or set [capture] enabled = off)");
     parse_size(get("capture", "log_map_size", line), s.capture.log_map_size);
     if (s.capture.log_map_size < (std::size_t{1} << 20)) add(line, "[capture] log_map_size must be at least 1MB");
     s.capture.strict = get("capture", "durability", line) == "strict";
     s.capture.reject_uncaptured = get("capture", "uncaptured", line) == "reject";
+    parse_size(get("capture", "max_log_size", line), s.capture.max_log_size);
+    parse_bool(get("capture", "before_images", line), s.capture.before_images);
+    s.replay.node_name = get("replay", "node_name", line);
+    if (s.replay.node_name.empty() || s.replay.node_name.find_first_of(" \t/") != std::string::npos)
+        add(line, "[replay] node_name must be a non-empty name without spaces or '/'");
+    parse_duration(get("replay", "keep", line), s.replay.keep);
+    if (!s.proxy.enabled) s.capture.enabled = false;  // nothing to capture without clients
+    if (!s.replay.subscribers.empty() && s.capture.log_dir.empty())
+        add(0, "[capture] log_dir is required: the subscribers replay the log in it");
+    if (!s.proxy.enabled && s.replay.subscribers.empty())
+        add(0, "[proxy] enabled = off and no [subscriber.NAME]: there is nothing to do");
+    for (const auto& sub : s.replay.subscribers) {
+        if (sub.conninfo.empty()) add(sub.line, "[subscriber." + sub.name + "] conninfo is required");
+        if (sub.database.empty())
+            add(sub.line, "[subscriber." + sub.name + "] database is required (the publisher database it takes changes from)");
+    }
     s.capture.tables = get("capture", "tables", line);
     int tables_line = line;
     s.capture.exclude = get("capture", "exclude", line);
@@ -520,7 +647,9 @@ load_result load_file(const std::string& path) {
     struct stat st{};
     if (::stat(path.c_str(), &st) == 0 && (st.st_mode & 0077) &&
         (!r.values.proxy.tls_pfx_password.empty() ||
-         r.values.publisher.admin_conninfo.find("password") != std::string::npos)) {
+         r.values.publisher.admin_conninfo.find("password") != std::string::npos ||
+         std::any_of(r.values.replay.subscribers.begin(), r.values.replay.subscribers.end(),
+                     [](const subscriber_settings& x) { return x.conninfo.find("password") != std::string::npos; }))) {
         r.problems.push_back({path, 0,
                               "the file holds a password and others can read it "
                               "(chmod 600 it)",

@@ -36,6 +36,7 @@ struct host_port {
 enum class sslmode { disable, allow, prefer, require, verify_ca, verify_full };
 
 struct proxy_settings {
+    bool enabled = true;  // off: sqltapd only replays an existing log
     std::vector<host_port> listen;
     unsigned io_threads = 0;  // 0: one per core
     std::string tls_cert_file, tls_key_file, tls_pfx_file, tls_pfx_password;
@@ -73,6 +74,28 @@ struct capture_settings {
     bool reject_uncaptured = true;  // uncaptured = reject
     std::string tables = "*.*", exclude;
     std::vector<table_rule> table_rules;
+    std::size_t max_log_size = 0;  // 0: no limit
+    bool before_images = true;
+};
+
+// [subscriber.NAME]: one database the replay engine applies the log to.
+struct subscriber_settings {
+    std::string name;
+    std::string conninfo, database;
+    std::string tables = "*.*", exclude;
+    std::string conflict = "source_wins";
+    std::vector<std::pair<std::string, std::string>> table_conflict;  // "schema.table" pattern -> policy
+    std::string replication_role = "replica";
+    bool apply_ddl = true;
+    std::chrono::milliseconds retry_max{60000};
+    std::string node;  // empty: the name
+    int line = 0;
+};
+
+struct replay_settings {
+    std::string node_name = "sqltap";
+    std::chrono::milliseconds keep{0};
+    std::vector<subscriber_settings> subscribers;
 };
 
 struct settings {
@@ -80,6 +103,7 @@ struct settings {
     proxy_settings proxy;
     publisher_settings publisher;
     capture_settings capture;
+    replay_settings replay;
 };
 
 struct problem {

@@ -9,6 +9,7 @@
 
 #include "capture/engine.hpp"
 #include "capture/session_capture.hpp"
+#include "replay/engine.hpp"
 #include "proxy/config.hpp"
 #include "proxy/log.hpp"
 #include "proxy/runtime.hpp"
@@ -63,11 +64,69 @@ std::shared_ptr<sqltap::capture::engine> start_capture(const sqltap::config::set
     o.reject_uncaptured = s.capture.reject_uncaptured;
     o.tables = s.capture.tables;
     o.exclude = s.capture.exclude;
+    o.before_images = s.capture.before_images;
     for (const auto& r : s.capture.table_rules) o.table_rules.push_back({r.schema, r.table, r.filter, r.columns});
     o.admin_conninfo = admin_conninfo(s);
     o.warn = [](const std::string& m) { sqltap::log::warning("capture: ", m); };
     o.info = [](const std::string& m) { sqltap::log::info("capture: ", m); };
     return sqltap::capture::engine::start(o);
+}
+
+std::unique_ptr<sqltap::replay::engine> start_replay(const sqltap::config::settings& s,
+                                                    sqltap::capture::change_log& log) {
+    if (s.replay.subscribers.empty()) return nullptr;
+    sqltap::replay::replay_options o;
+    o.node_name = s.replay.node_name;
+    o.keep = s.replay.keep;
+    o.max_log_size = s.capture.max_log_size;
+    for (const auto& sub : s.replay.subscribers) {
+        sqltap::replay::subscriber_options so;
+        so.name = sub.name;
+        so.conninfo = sub.conninfo;
+        so.database = sub.database;
+        so.tables = sub.tables;
+        so.exclude = sub.exclude;
+        so.conflict = *sqltap::replay::parse_policy(sub.conflict);
+        for (const auto& [t, p] : sub.table_conflict) so.table_conflict.emplace_back(t, *sqltap::replay::parse_policy(p));
+        so.replication_role = sub.replication_role;
+        so.apply_ddl = sub.apply_ddl;
+        so.retry_max = sub.retry_max;
+        so.node = sub.node;
+        o.subscribers.push_back(std::move(so));
+    }
+    o.info = [](const std::string& m) { sqltap::log::info("replay: ", m); };
+    o.warn = [](const std::string& m) { sqltap::log::warning("replay: ", m); };
+    o.error = [](const std::string& m) { sqltap::log::error("replay: ", m); };
+    return std::make_unique<sqltap::replay::engine>(log, std::move(o));
+}
+
+// With [proxy] enabled = off: replay only, until SIGTERM or SIGINT.
+int replay_only(const sqltap::config::settings& s) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, nullptr);  // before any thread starts
+    sqltap::capture::log_options lo;
+    lo.dir = s.capture.log_dir;
+    lo.map_size = s.capture.log_map_size;
+    auto log = sqltap::capture::change_log::open(lo);
+    sqltap::log::info("sqltapd ", SQLTAP_VERSION, " replaying ", s.capture.log_dir, " to ", s.replay.subscribers.size(),
+                      " subscriber(s); the proxy is off");
+    auto replay = start_replay(s, *log);
+    for (;;) {
+        int sig = 0;
+        sigwait(&set, &sig);
+        if (sig == SIGHUP) {
+            sqltap::log::info("SIGHUP: the replay-only mode reads its configuration at start; restart to change it");
+            continue;
+        }
+        sqltap::log::info("stopping (signal ", sig, ")");
+        break;
+    }
+    replay.reset();
+    return 0;
 }
 
 }  // namespace
@@ -130,7 +189,18 @@ int main(int argc, char** argv) {
     // A client that disconnects mid-write must not kill the process.
     ::signal(SIGPIPE, SIG_IGN);
     try {
+        if (!loaded.values.proxy.enabled) return replay_only(loaded.values);
         auto capture = start_capture(loaded.values);
+        std::unique_ptr<sqltap::capture::change_log> replay_log;  // when capture is off
+        sqltap::capture::change_log* log = capture ? &capture->log() : nullptr;
+        if (!log && !loaded.values.replay.subscribers.empty()) {
+            sqltap::capture::log_options lo;
+            lo.dir = loaded.values.capture.log_dir;
+            lo.map_size = loaded.values.capture.log_map_size;
+            replay_log = sqltap::capture::change_log::open(lo);
+            log = replay_log.get();
+        }
+        auto replay = log ? start_replay(loaded.values, *log) : nullptr;
         sqltap::proxy::server srv(loaded.values);
         if (capture) {
             srv.shared()->filter_factory = [capture](const sqltap::proxy::session_info& s)

@@ -123,9 +123,11 @@ class PgServer:
         chown_pg(self.dir)
         self.start()
 
-    def start(self):
+    def start(self, same_port=False):
+        """Starts the server; same_port: on the port it had (clients configured with it reconnect)."""
         for attempt in range(5):
-            self.port = free_port()
+            if not (same_port and self.port):
+                self.port = free_port()
             with open(os.path.join(self.data, "postgresql.auto.conf"), "w") as f:
                 for k, v in self.conf.items():
                     f.write(f"{k} = {v}\n")

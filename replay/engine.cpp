@@ -1,0 +1,152 @@
+#include "replay/engine.hpp"
+
+#include <future>
+#include <limits>
+
+namespace sqltap::replay {
+
+engine::engine(capture::change_log& log, replay_options opts) : log_(log), opts_(std::move(opts)) {
+    for (const auto& s : opts_.subscribers) {
+        applier_context ctx;
+        ctx.log = &log_;
+        ctx.node_name = opts_.node_name;
+        ctx.info = opts_.info;
+        ctx.warn = opts_.warn;
+        appliers_.push_back(std::make_unique<applier>(s, ctx));
+    }
+    for (auto& a : appliers_) a->start();
+    thread_ = std::thread([this] { loop(); });
+}
+
+engine::~engine() {
+    {
+        std::lock_guard lock(mu_);
+        stopping_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+    for (auto& a : appliers_) a->stop();
+    housekeeping();  // the last states, as they ended
+}
+
+std::vector<subscriber_status> engine::statuses() const {
+    std::vector<subscriber_status> out;
+    std::lock_guard lock(mu_);
+    for (const auto& a : appliers_) {
+        auto s = a->status();
+        auto it = rates_.find(s.name);
+        if (it != rates_.end()) {
+            s.txn_rate = it->second.txn_rate;
+            s.row_rate = it->second.row_rate;
+        }
+        out.push_back(std::move(s));
+    }
+    return out;
+}
+
+void engine::loop() {
+    std::unique_lock lock(mu_);
+    while (!stopping_) {
+        cv_.wait_for(lock, opts_.interval, [&] { return stopping_; });
+        if (stopping_) break;
+        lock.unlock();
+        try {
+            housekeeping();
+        } catch (const std::exception& e) {
+            opts_.warn(std::string("replay housekeeping: ") + e.what());
+        }
+        lock.lock();
+    }
+}
+
+void engine::housekeeping() {
+    auto now = std::chrono::steady_clock::now();
+    {
+        std::lock_guard lock(mu_);
+        for (const auto& a : appliers_) {
+            auto s = a->status();
+            auto& r = rates_[s.name];
+            if (r.at != std::chrono::steady_clock::time_point{}) {
+                double dt = std::chrono::duration<double>(now - r.at).count();
+                if (dt > 0) {
+                    r.txn_rate = double(s.applied_txns - r.txns) / dt;
+                    r.row_rate = double(s.applied_rows - r.rows) / dt;
+                }
+            }
+            r.txns = s.applied_txns;
+            r.rows = s.applied_rows;
+            r.at = now;
+        }
+    }
+    auto st = statuses();
+    for (auto& s : st) {
+        s.updated_us = now_us();
+        log_.put_replay(status_key(s.name), encode(s), [](std::error_code, std::uint64_t) {});
+    }
+    if (now - last_summary_ >= std::chrono::seconds(60)) {
+        last_summary_ = now;
+        for (const auto& s : st)
+            opts_.info("subscriber " + s.name + ": " + std::string(to_string(s.st)) + ", applied LSN " +
+                       std::to_string(s.applied_lsn) + ", lag " + std::to_string(s.lag_entries) + " entries / " +
+                       std::to_string(static_cast<long long>(s.lag_seconds)) + " s, " +
+                       std::to_string(static_cast<long long>(s.txn_rate)) + " txn/s, " +
+                       std::to_string(s.conflicts) + " conflicts");
+    }
+    purge(st);
+}
+
+void engine::purge(const std::vector<subscriber_status>& st) {
+    if (appliers_.empty()) return;  // nobody consumes the log: it is kept whole
+    auto bound_of = [&](const std::vector<subscriber_status>& ss) {
+        std::uint64_t b = std::numeric_limits<std::uint64_t>::max();
+        for (const auto& s : ss)
+            if (s.st != state::stale) b = std::min(b, s.applied_lsn + 1);
+        return b;
+    };
+    std::uint64_t below = bound_of(st);
+    if (below == std::numeric_limits<std::uint64_t>::max()) below = log_.visible_end();
+    if (opts_.keep.count() > 0) {
+        // Entries younger than `keep` stay, applied or not.
+        std::int64_t cutoff = now_us() - std::int64_t(opts_.keep.count()) * 1000;
+        std::uint64_t young = below;
+        log_.read(0, below, [&](std::uint64_t lsn, std::string_view bytes) {
+            capture::transaction t;
+            if (capture::decode(bytes, t) || t.commit_time_us > cutoff) {
+                young = lsn;
+                return false;
+            }
+            return true;
+        });
+        below = std::min(below, young);
+    }
+    for (;;) {
+        std::promise<std::pair<std::error_code, std::uint64_t>> p;
+        log_.purge(below, 10000, [&](std::error_code ec, std::uint64_t n) { p.set_value({ec, n}); });
+        auto [ec, n] = p.get_future().get();
+        if (ec || n < 10000) break;
+    }
+    if (opts_.max_log_size == 0) return;
+    auto ls = log_.stats();
+    if (ls.data_bytes <= opts_.max_log_size) return;
+    // The log is past its limit: the subscriber furthest behind, if one is
+    // holding entries the others have applied, gives them up.
+    const subscriber_status* slowest = nullptr;
+    for (const auto& s : st)
+        if (s.st != state::stale && (!slowest || s.applied_lsn < slowest->applied_lsn)) slowest = &s;
+    if (!slowest || slowest->applied_lsn + 1 >= log_.visible_end()) {
+        opts_.warn("the change log holds " + std::to_string(ls.data_bytes) + " bytes, more than max_log_size (" +
+                   std::to_string(opts_.max_log_size) + "), and no subscriber is behind");
+        return;
+    }
+    for (auto& a : appliers_) {
+        if (a->options().name != slowest->name) continue;
+        std::string why = "it fell so far behind (applied LSN " + std::to_string(slowest->applied_lsn) +
+                          ") that keeping its entries would pass [capture] max_log_size (" +
+                          std::to_string(opts_.max_log_size) + " bytes); it needs a new initial sync (sqltapd --sync " +
+                          slowest->name + ")";
+        a->mark_stale(why);
+        opts_.error("subscriber " + slowest->name + " is STALE: " + why);
+    }
+}
+
+}  // namespace sqltap::replay

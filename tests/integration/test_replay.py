@@ -1,0 +1,303 @@
+#!/usr/bin/env python3
+"""Replay: sqltapd applies its change log to real subscriber servers, in order,
+exactly once, through crashes, an offline subscriber and conflicts.
+
+SQLTAP_REPLAY_SECONDS sets the workload's length (default 12; the issue's
+acceptance run uses 60)."""
+import json
+import os
+import random
+import signal
+import threading
+import time
+
+import psycopg
+
+import harness
+import logapply
+
+SECONDS = float(os.environ.get("SQLTAP_REPLAY_SECONDS", "12"))
+
+SCHEMA = """
+CREATE TABLE accounts (id int PRIMARY KEY, owner text NOT NULL, balance numeric(12,2) NOT NULL DEFAULT 0,
+                       note text, updated timestamptz NOT NULL DEFAULT now());
+CREATE TABLE events (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, account int, kind text NOT NULL,
+                     payload jsonb, at timestamptz NOT NULL DEFAULT now());
+CREATE TABLE tags (name text PRIMARY KEY, hits int NOT NULL DEFAULT 0);
+"""
+TABLES = {"accounts": "id", "events": "id", "tags": "name"}
+
+
+def workload(dsn, seconds, seed, stop_on=None, errors=None):
+    """Random transactions until `seconds` pass: inserts, updates (some of
+    them changing the primary key), deletes. Reconnects when the proxy goes
+    away (a kill): a transaction cut off then either committed or not, and
+    the publisher is the judge."""
+    rnd = random.Random(seed)
+    deadline = time.time() + seconds
+    conn = None
+    done = 0
+    while time.time() < deadline and not (stop_on and stop_on.is_set()):
+        try:
+            if conn is None:
+                conn = psycopg.connect(dsn, autocommit=False, connect_timeout=5)
+            with conn.cursor() as cur:
+                for _ in range(rnd.randint(1, 4)):
+                    k = rnd.randint(1, 400)
+                    r = rnd.random()
+                    if r < 0.35:
+                        cur.execute("INSERT INTO accounts (id, owner, balance) VALUES (%s, %s, %s) "
+                                    "ON CONFLICT (id) DO UPDATE SET balance = accounts.balance + 1",
+                                    (k, f"owner{k}", rnd.randint(0, 1000)))
+                    elif r < 0.6:
+                        cur.execute("UPDATE accounts SET balance = balance + %s, note = %s, updated = now() "
+                                    "WHERE id = %s", (rnd.randint(-50, 50), rnd.choice([None, "x", "y'z"]), k))
+                    elif r < 0.68:
+                        # A primary-key change, to a key that is free.
+                        cur.execute("UPDATE accounts SET id = id + 10000 WHERE id = %s "
+                                    "AND NOT EXISTS (SELECT 1 FROM accounts WHERE id = %s + 10000)", (k, k))
+                    elif r < 0.78:
+                        cur.execute("DELETE FROM accounts WHERE id = %s", (k,))
+                    elif r < 0.92:
+                        cur.execute("INSERT INTO events (account, kind, payload) VALUES (%s, %s, %s)",
+                                    (k, rnd.choice(["open", "pay", "close"]), json.dumps({"n": k, "s": "é"})))
+                    else:
+                        cur.execute("INSERT INTO tags (name) VALUES (%s) ON CONFLICT (name) DO UPDATE "
+                                    "SET hits = tags.hits + 1", (f"t{k % 30}",))
+            if rnd.random() < 0.1:
+                conn.rollback()
+            else:
+                conn.commit()
+            done += 1
+        except psycopg.Error as e:
+            if errors is not None and not isinstance(e, psycopg.OperationalError):
+                errors.append(str(e))
+            try:
+                if conn is not None:
+                    conn.close()
+            except Exception:
+                pass
+            conn = None
+            time.sleep(0.05)
+    if conn is not None:
+        conn.close()
+    return done
+
+
+class ReplayTest(harness.TestCase):
+    def setUp(self):
+        super().setUp()
+        self.pub = self.fixture(harness.PgServer())
+
+    def make_subscriber(self, schema=True):
+        sub = self.fixture(harness.PgServer())
+        sub.psql("CREATE DATABASE app")
+        if schema:
+            harness.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", sub.dsn("app"), "-c", SCHEMA])
+        return sub
+
+    def start(self, subscribers, extra="", capture=None):
+        """sqltapd in front of the publisher's database app, replaying to
+        subscribers: {name: (server, dict of extra keys)}."""
+        if not getattr(self, "_pub_ready", False):
+            self.pub.psql("CREATE DATABASE app")
+            harness.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", self.pub.dsn("app"), "-c", SCHEMA])
+            self._pub_ready = True
+        text = "[replay]\nnode_name = pub\n" + extra
+        for name, (srv, keys) in subscribers.items():
+            text += f"[subscriber.{name}]\nconninfo = {srv.dsn(keys.pop('dbname', 'app'))}\ndatabase = app\n"
+            for k, v in keys.items():
+                text += f"{k} = {v}\n"
+        return self.fixture(harness.Sqltapd(self.pub.port, capture=dict(capture or {}), extra_text=text))
+
+    def statuses(self, px):
+        out = harness.run([logapply.DUMP, "--log", px.log_dir, "--subscribers", "--format", "json"]).stdout
+        return {s["subscriber"]: s for s in map(json.loads, out.splitlines())}
+
+    def newest(self, px, settle=True):
+        if settle:
+            logapply.settled(px.log_dir)
+        out = harness.run([logapply.DUMP, "--log", px.log_dir, "--stats"]).stdout
+        for line in out.splitlines():
+            if line.startswith("newest LSN:"):
+                return int(line.split()[-1])
+        raise AssertionError(out)
+
+    def applied(self, sub, name):
+        v = sub.psql(f"SELECT applied_lsn FROM sqltap.progress WHERE subscriber = '{name}'", dbname="app", check=False)
+        return int(v) if v.strip().isdigit() else -1
+
+    def drain(self, px, subs, timeout=120):
+        """Waits until every subscriber applied the log's newest entry."""
+        target = self.newest(px)
+        deadline = time.time() + timeout
+        for name, srv in subs.items():
+            while self.applied(srv, name) < target:
+                if time.time() > deadline:
+                    raise AssertionError(f"{name} applied {self.applied(srv, name)} of {target}:\n"
+                                         f"{json.dumps(self.statuses(px), indent=1)}")
+                time.sleep(0.2)
+
+    def assert_equal(self, subs):
+        for table, key in TABLES.items():
+            want = logapply.rows(self.pub.dsn("app"), table, key)
+            for name, srv in subs.items():
+                got = logapply.rows(srv.dsn("app"), table, key)
+                self.assertEqual(len(got), len(want), f"{name}.{table}: row count")
+                self.assertEqual(got, want, f"{name}.{table} differs from the publisher")
+
+    def conflicts(self, px, name=None):
+        args = [logapply.DUMP, "--log", px.log_dir, "--conflicts", "--format", "json"]
+        if name:
+            args += ["--subscriber", name]
+        return [json.loads(l) for l in harness.run(args).stdout.splitlines() if l.strip()]
+
+    # ---------------------------------------------------------------- tests
+
+    def test_workload_with_truncate_and_ddl_converges(self):
+        a, b = self.make_subscriber(), self.make_subscriber()
+        px = self.start({"a": (a, {}), "b": (b, {})})
+        errors = []
+        threads = [threading.Thread(target=workload, args=(px.dsn("app"), SECONDS, seed, None, errors))
+                   for seed in range(4)]
+        for t in threads:
+            t.start()
+        time.sleep(SECONDS / 3)
+        with psycopg.connect(px.dsn("app"), autocommit=True) as c:
+            c.execute("TRUNCATE tags")
+        time.sleep(SECONDS / 3)
+        with psycopg.connect(px.dsn("app"), autocommit=True) as c:
+            c.execute("ALTER TABLE accounts ADD COLUMN region text DEFAULT 'eu'")
+            c.execute("UPDATE accounts SET region = 'us' WHERE id % 7 = 0")
+        for t in threads:
+            t.join()
+        self.assertEqual(errors, [])
+        self.drain(px, {"a": a, "b": b})
+        self.assert_equal({"a": a, "b": b})
+        self.assertIn("region", a.psql("SELECT string_agg(attname, ',') FROM pg_attribute "
+                                       "WHERE attrelid = 'accounts'::regclass AND attnum > 0", dbname="app"))
+        self.assertEqual(self.conflicts(px), [])
+        st = self.statuses(px)
+        self.assertEqual(set(st), {"a", "b"})
+
+    def test_sigkill_during_apply_loses_and_repeats_nothing(self):
+        a, b = self.make_subscriber(), self.make_subscriber()
+        px = self.start({"a": (a, {}), "b": (b, {})})
+        stop = threading.Event()
+        threads = [threading.Thread(target=workload, args=(px.dsn("app"), SECONDS * 2, seed, stop))
+                   for seed in range(4)]
+        for t in threads:
+            t.start()
+        for _ in range(3):
+            time.sleep(SECONDS / 4)
+            px.proc.send_signal(signal.SIGKILL)
+            px.proc.wait()
+            px.logf.close()
+            port = px.port
+            px.start()  # a new port: the workload reconnects to it
+            self.assertNotEqual(px.port, None, port)
+        stop.set()
+        for t in threads:
+            t.join()
+        # The clients of the killed proxies never got an answer for their last
+        # transaction; whether it committed, the publisher says, and the log
+        # must agree once sqltapd resolves its in-doubt entries.
+        self.drain(px, {"a": a, "b": b})
+        self.assert_equal({"a": a, "b": b})
+        # Applying anything twice meets the row already changed: a conflict.
+        self.assertEqual(self.conflicts(px), [])
+
+    def test_offline_subscriber_catches_up_and_the_other_does_not_wait(self):
+        a, b = self.make_subscriber(), self.make_subscriber()
+        px = self.start({"a": (a, {"retry_max": "2s"}), "b": (b, {"retry_max": "2s"})})
+        stop = threading.Event()
+        threads = [threading.Thread(target=workload, args=(px.dsn("app"), SECONDS * 3, seed, stop))
+                   for seed in range(3)]
+        for t in threads:
+            t.start()
+        time.sleep(SECONDS / 4)
+        b.stop()
+        lags = []
+        t_end = time.time() + SECONDS
+        while time.time() < t_end:
+            time.sleep(1)
+            newest = self.newest(px, settle=False)
+            lags.append(newest - self.applied(a, "a"))
+        st = self.statuses(px)
+        self.assertEqual(st["b"]["state"], "offline", st)
+        b.start(same_port=True)
+        time.sleep(SECONDS / 4)
+        stop.set()
+        for t in threads:
+            t.join()
+        self.drain(px, {"a": a, "b": b})
+        self.assert_equal({"a": a, "b": b})
+        # a kept up while b was away: never more than a moment's entries behind.
+        self.assertLess(max(lags), 200, lags)
+
+    def test_conflicts_follow_each_policy(self):
+        names = ["src", "skip", "keep", "err"]
+        policy = {"src": "source_wins", "skip": "skip", "keep": "keep_local", "err": "error"}
+        sub = self.make_subscriber(schema=False)
+        for n in names:
+            sub.psql(f"CREATE DATABASE {n}")
+            harness.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", sub.dsn(n), "-c", SCHEMA])
+        px = self.start({n: (sub, {"dbname": n, "conflict": policy[n]}) for n in names})
+        with psycopg.connect(px.dsn("app"), autocommit=True) as c:
+            c.execute("INSERT INTO accounts (id, owner, balance) VALUES (1, 'ann', 10), (2, 'bob', 20), (3, 'cy', 30)")
+        self.wait_applied(px, sub, names)
+        # Local changes on every subscriber: row 1 changed, row 2 deleted, row 4 added.
+        for n in names:
+            harness.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", sub.dsn(n), "-c",
+                         "UPDATE accounts SET owner = 'local' WHERE id = 1; DELETE FROM accounts WHERE id = 2;"
+                         "INSERT INTO accounts (id, owner) VALUES (4, 'local4')"])
+        with psycopg.connect(px.dsn("app"), autocommit=True) as c:
+            c.execute("UPDATE accounts SET balance = 11 WHERE id = 1")   # update_differs
+            c.execute("UPDATE accounts SET balance = 21 WHERE id = 2")   # update_missing
+            c.execute("INSERT INTO accounts (id, owner) VALUES (4, 'pub4')")  # insert_exists
+            c.execute("DELETE FROM accounts WHERE id = 3")  # no conflict
+        self.wait_applied(px, sub, [n for n in names if n != "err"])
+
+        def rows(n):
+            return sub.psql("SELECT string_agg(id || ':' || owner || ':' || balance, ' ' ORDER BY id) FROM accounts",
+                            dbname=n)
+
+        self.assertEqual(rows("src"), logapply.rows and self.pub.psql(
+            "SELECT string_agg(id || ':' || owner || ':' || balance, ' ' ORDER BY id) FROM accounts", dbname="app"))
+        self.assertEqual(rows("src"), "1:ann:11.00 2:bob:21.00 4:pub4:0.00")
+        for n in ("skip", "keep"):
+            self.assertEqual(rows(n), "1:local:10.00 4:local4:0.00", n)
+        # error: stopped at the first conflict; nothing of that transaction or later applied.
+        self.assertEqual(rows("err"), "1:local:10.00 3:cy:30.00 4:local4:0.00")
+        st = self.statuses(px)
+        self.assertEqual(st["err"]["state"], "error", st["err"])
+        self.assertIn("update_differs", st["err"]["message"])
+        self.assertEqual(st["src"]["state"], "streaming", st["src"])
+        kinds = {n: sorted(c["kind"] for c in self.conflicts(px, n)) for n in names}
+        for n in ("src", "skip", "keep"):
+            self.assertEqual(kinds[n], ["insert_exists", "update_differs", "update_missing"], n)
+            self.assertEqual(st[n]["conflicts"], 3, st[n])
+        self.assertEqual(kinds["err"], ["update_differs"])
+        c = [x for x in self.conflicts(px, "src") if x["kind"] == "update_differs"][0]
+        self.assertEqual(c["local"]["owner"], "local")
+        self.assertEqual(c["old"]["owner"], "ann")
+        self.assertEqual(c["new"]["balance"], "11.00")
+        text = harness.run([logapply.DUMP, "--log", px.log_dir, "--conflicts"]).stdout
+        self.assertIn("update_differs on public.accounts, source_wins", text)
+
+    def wait_applied(self, px, sub, names, timeout=30):
+        target = self.newest(px)
+        deadline = time.time() + timeout
+        for n in names:
+            while self.applied_db(sub, n) < target:
+                if time.time() > deadline:
+                    raise AssertionError(f"{n} did not apply up to {target}: {self.statuses(px)}")
+                time.sleep(0.1)
+
+    def applied_db(self, sub, name):
+        v = sub.psql(f"SELECT applied_lsn FROM sqltap.progress WHERE subscriber = '{name}'", dbname=name, check=False)
+        return int(v) if v.strip().isdigit() else -1
+
+
+if __name__ == "__main__":
+    harness.main()
