@@ -7,6 +7,12 @@
 
 namespace sqltap::capture {
 
+std::string origin_of(const session_context& ctx) {
+    constexpr std::string_view prefix = "sqltap-replay/";
+    if (ctx.application_name.rfind(prefix, 0) != 0) return {};
+    return ctx.application_name.substr(prefix.size());
+}
+
 using namespace detail;
 
 namespace detail {
@@ -340,6 +346,7 @@ commit_decision session_capture::state::decide_commit(std::vector<uncaptured_wri
     transaction t = buf.take();
     t.xid = xid;
     t.database = ctx.database;
+    t.origin = origin_of(ctx);
     t.commit_time_us =
         std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
             .count();
@@ -516,6 +523,7 @@ void session_capture::state::on_ready(request& r) {
         transaction t = buf.take();
         t.xid = xid.empty() ? "0" : xid;
         t.database = ctx.database;
+        t.origin = origin_of(ctx);
         eng->log().append_committed(std::move(t), [](std::error_code, std::uint64_t) {});
         eng->counters().transactions.fetch_add(1, std::memory_order_relaxed);
     }

@@ -32,6 +32,12 @@ struct session_context {
     std::string database, user, application_name;
 };
 
+// The origin logged with a session's transactions: for a replay engine's apply
+// session (application_name "sqltap-replay/<origin>", as it connects) the
+// origin it applies from, so that no applier sends those changes back there;
+// empty for everyone else.
+std::string origin_of(const session_context& ctx);
+
 class session_capture final : public proxy::traffic_filter {
 public:
     session_capture(std::shared_ptr<engine> e, asio::any_io_executor ex, session_context ctx);

@@ -213,9 +213,10 @@ class Sqltapd:
             f.write(self.extra_text)
         os.chmod(self.conf_path, 0o600)
 
-    def start(self):
+    def start(self, same_port=False):
         for attempt in range(5):
-            self.port = free_port()
+            if not (same_port and getattr(self, "port", None)):
+                self.port = free_port()
             self.write_conf()
             self.logf = open(self.log_path, "a")
             self.proc = subprocess.Popen(self.command(self.conf_path), stdout=self.logf,

@@ -10,6 +10,7 @@ import random
 import signal
 import threading
 import time
+import unittest
 
 import psycopg
 
@@ -284,6 +285,51 @@ class ReplayTest(harness.TestCase):
         self.assertEqual(c["new"]["balance"], "11.00")
         text = harness.run([logapply.DUMP, "--log", px.log_dir, "--conflicts"]).stdout
         self.assertIn("update_differs on public.accounts, source_wins", text)
+
+    @unittest.skip("open: the checked UPDATE/DELETE of the fast path (WITH … UPDATE … RETURNING 1) is refused "
+                   "by the sqltapd in front of the other side as a data-modifying WITH; inserts already cross "
+                   "both ways without loops")
+    def test_two_way_replication_has_no_loops(self):
+        """A and B each behind a sqltapd that replays to the other through
+        the other's sqltapd: a change made on either side reaches the other
+        exactly once, and nothing comes back."""
+        b = self.fixture(harness.PgServer())
+        for srv in (self.pub, b):
+            srv.psql("CREATE DATABASE app")
+            harness.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", srv.dsn("app"), "-c", SCHEMA])
+        self._pub_ready = True
+        px_b = self.fixture(harness.Sqltapd(b.port, capture={}, extra_text="[replay]\nnode_name = b\n"))
+        px_a = self.start({"b": (px_b, {"node": "b"})}, extra="")
+        # B's sqltapd replays to A through A's sqltapd; its node name is b.
+        px_b.stop()
+        px_b.extra_text = (f"[replay]\nnode_name = b\n[subscriber.a]\nconninfo = {px_a.dsn('app')}\n"
+                           "database = app\nnode = pub\n")
+        px_b.start(same_port=True)
+        with psycopg.connect(px_a.dsn("app"), autocommit=True) as c:
+            c.execute("INSERT INTO accounts (id, owner) VALUES (1, 'made on a')")
+        with psycopg.connect(px_b.dsn("app"), autocommit=True) as c:
+            c.execute("INSERT INTO accounts (id, owner) VALUES (2, 'made on b')")
+            c.execute("INSERT INTO tags (name) VALUES ('b-tag')")
+        with psycopg.connect(px_a.dsn("app"), autocommit=True) as c:
+            c.execute("UPDATE accounts SET balance = 5 WHERE id = 2")  # a change to b's row, made on a
+        deadline = time.time() + 30
+        want = ["(1,\"made on a\",0.00", "(2,\"made on b\",5.00"]
+        while time.time() < deadline:
+            got = [logapply.rows(srv.dsn("app"), "accounts", "id") for srv in (self.pub, b)]
+            if all(len(g) == 2 and all(r.startswith(w) for r, w in zip(g, want)) for g in got):
+                break
+            time.sleep(0.2)
+        else:
+            self.fail(f"not converged: {got}")
+        time.sleep(2)  # time for a loop to show, were there one
+        self.assertEqual(logapply.rows(self.pub.dsn("app"), "tags", "name"), logapply.rows(b.dsn("app"), "tags", "name"))
+        log_a = logapply.entries(px_a.log_dir)
+        log_b = logapply.entries(px_b.log_dir)
+        # Each side's log: its own clients' transactions (origin ""), and the
+        # other side's, once each, with the other side's origin.
+        self.assertEqual(sorted(e["origin"] for e in log_a), ["", "", "b"], log_a)
+        self.assertEqual(sorted(e["origin"] for e in log_b), ["", "pub", "pub"], log_b)
+        self.assertEqual(self.conflicts(px_a) + self.conflicts(px_b), [])
 
     def wait_applied(self, px, sub, names, timeout=30):
         target = self.newest(px)
