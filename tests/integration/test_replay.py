@@ -277,7 +277,14 @@ class ReplayTest(harness.TestCase):
             self.assertEqual(rows(n), "1:local:10.00 4:local4:0.00", n)
         # error: stopped at the first conflict; nothing of that transaction or later applied.
         self.assertEqual(rows("err"), "1:local:10.00 3:cy:30.00 4:local4:0.00")
-        st = self.statuses(px)
+        # States are written beside the log every second.
+        deadline = time.time() + 15
+        while True:
+            st = self.statuses(px)
+            if (st["err"]["state"] == "error" and all(st[n]["conflicts"] == 3 for n in ("src", "skip", "keep"))) \
+                    or time.time() > deadline:
+                break
+            time.sleep(0.2)
         self.assertEqual(st["err"]["state"], "error", st["err"])
         self.assertIn("update_differs", st["err"]["message"])
         self.assertEqual(st["src"]["state"], "streaming", st["src"])
