@@ -6,6 +6,7 @@
 #include <cstring>
 #include <filesystem>
 #include <future>
+#include <optional>
 #include <random>
 
 namespace sqltap::capture {
@@ -66,11 +67,16 @@ void put(MDB_txn* t, MDB_dbi db, std::string_view key, std::string_view value, u
     lmdb::check(mdb_put(t, db, &k, &v, flags), "mdb_put");
 }
 
-// The lowest in-doubt LSN, else the next LSN: every LSN below it is resolved.
-std::uint64_t visible_end_in(MDB_txn* t, MDB_dbi in_doubt_db, MDB_dbi meta_db) {
+std::optional<std::uint64_t> lowest_in_doubt(MDB_txn* t, MDB_dbi in_doubt_db) {
     lmdb::cursor c(t, in_doubt_db);
     MDB_val k{}, v{};
     if (c.get(k, v, MDB_FIRST)) return lsn_from_key(lmdb::view(k));
+    return std::nullopt;
+}
+
+// The lowest in-doubt LSN, else the next LSN: every LSN below it is resolved.
+std::uint64_t visible_end_in(MDB_txn* t, MDB_dbi in_doubt_db, MDB_dbi meta_db) {
+    if (auto lowest = lowest_in_doubt(t, in_doubt_db)) return *lowest;
     auto next = get(t, meta_db, meta_next_lsn);
     return next ? parse_u64(*next) : 1;
 }
@@ -245,31 +251,27 @@ void change_log::apply(MDB_txn* t, request& r) {
         case request::barrier: break;
         case request::replay_put: put(t, replay_db_, r.key, r.value); break;
         case request::purge: {
-            // The writer's own next LSN: this group's appends are not in the meta yet.
-            std::uint64_t end = next_lsn_;
-            {
-                lmdb::cursor c(t, in_doubt_db_);
-                MDB_val k{}, v{};
-                if (c.get(k, v, MDB_FIRST)) end = lsn_from_key(lmdb::view(k));
-            }
-            end = std::min(r.lsn, end);
+            // The visible end by the writer's own next LSN: this group's
+            // appends are not in the meta yet.
+            const std::uint64_t end = std::min(r.lsn, lowest_in_doubt(t, in_doubt_db_).value_or(next_lsn_));
             std::uint64_t n = 0;
+            std::uint64_t first_kept = end;  // the first record kept, or the end when none is
             {
                 lmdb::cursor c(t, log_db_);
                 MDB_val k{}, v{};
-                while (n < r.limit && c.get(k, v, MDB_FIRST) && lsn_from_key(lmdb::view(k)) < end) {
+                while (c.get(k, v, MDB_FIRST)) {
+                    std::uint64_t lsn = lsn_from_key(lmdb::view(k));
+                    if (lsn >= end || n == r.limit) {
+                        first_kept = std::min(end, lsn);
+                        break;
+                    }
                     c.del();
                     ++n;
                 }
             }
             auto before = get(t, meta_db_, meta_purged_below);
-            if (n > 0 && (!before || parse_u64(*before) < end)) {
-                // The bound is the first record kept, or the end when none is.
-                lmdb::cursor c(t, log_db_);
-                MDB_val k{}, v{};
-                std::uint64_t first = c.get(k, v, MDB_FIRST) ? std::min(end, lsn_from_key(lmdb::view(k))) : end;
-                put(t, meta_db_, meta_purged_below, std::to_string(first));
-            }
+            if (n > 0 && (!before || parse_u64(*before) < first_kept))
+                put(t, meta_db_, meta_purged_below, std::to_string(first_kept));
             r.lsn = n;  // reported to done
             break;
         }

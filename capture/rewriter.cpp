@@ -308,14 +308,7 @@ rewrite_outcome rewrite(std::string_view sql, const analysis& a,
                 }
                 if (why.empty() && (upd == std::string_view::npos || set == std::string_view::npos))
                     why = "its text could not be taken apart";
-                if (!why.empty() && !required) {
-                    // No before image for this one: subscribers check its key only.
-                    std::size_t at = last_token_end(sql, s.location, s.location + s.length);
-                    inserts.push_back({at, (s.has_returning ? ", " : " RETURNING ") + list});
-                    out.plans[i] = plan;
-                    continue;
-                }
-                if (!why.empty()) {
+                if (!why.empty() && required) {
                     out.unsupported_table = t;
                     out.unsupported = changed.empty()
                                           ? "an UPDATE of captured table " + where + ", which has a row filter (" + why + ")"
@@ -323,50 +316,54 @@ rewrite_outcome rewrite(std::string_view sql, const analysis& a,
                                                 where + " (" + why + ")";
                     continue;
                 }
-                std::string_view rel_view = sql.substr(upd, set - upd);
-                while (!rel_view.empty() && std::isspace(static_cast<unsigned char>(rel_view.front()))) rel_view.remove_prefix(1);
-                while (!rel_view.empty() && std::isspace(static_cast<unsigned char>(rel_view.back()))) rel_view.remove_suffix(1);
-                std::string rel(rel_view);
-                std::string keys, old_keys, picks;
-                for (std::size_t j = 0; j < t->key_columns.size(); ++j) {
-                    std::string kc = ref + "." + quote_ident(t->columns[t->key_columns[j]].name);
-                    std::string ok = "sqltap_old.sqltap_k" + std::to_string(j);
-                    keys += (j ? ", " : "") + kc;
-                    old_keys += (j ? ", " : "") + ok;
-                    picks += (j ? ", " : "") + kc + " AS sqltap_k" + std::to_string(j);
-                    list += ", " + as_text(ok, form);
-                }
-                // A bare RETURNING * would now list sqltap_old's columns too.
-                for (auto star : s.returning_stars) inserts.push_back({s.location + star, ref + "."});
-                plan.old_key = true;
-                plan.added += t->key_columns.size();
-                if (before) {
-                    for (std::size_t c = 0; c < t->columns.size(); ++c) {
-                        if (std::find(t->key_columns.begin(), t->key_columns.end(), c) != t->key_columns.end()) continue;
-                        std::string name = "sqltap_o" + std::to_string(c);
-                        picks += ", " + ref + "." + quote_ident(t->columns[c].name) + " AS " + name;
-                        list += ", " + as_text("sqltap_old." + name, form);
+                // Without the join (only a before image was wanted): the plain
+                // RETURNING below, and subscribers check the key only.
+                if (why.empty()) {
+                    std::string_view rel_view = sql.substr(upd, set - upd);
+                    while (!rel_view.empty() && std::isspace(static_cast<unsigned char>(rel_view.front()))) rel_view.remove_prefix(1);
+                    while (!rel_view.empty() && std::isspace(static_cast<unsigned char>(rel_view.back()))) rel_view.remove_suffix(1);
+                    std::string rel(rel_view);
+                    std::string keys, old_keys, picks;
+                    for (std::size_t j = 0; j < t->key_columns.size(); ++j) {
+                        std::string kc = ref + "." + quote_ident(t->columns[t->key_columns[j]].name);
+                        std::string ok = "sqltap_old.sqltap_k" + std::to_string(j);
+                        keys += (j ? ", " : "") + kc;
+                        old_keys += (j ? ", " : "") + ok;
+                        picks += (j ? ", " : "") + kc + " AS sqltap_k" + std::to_string(j);
+                        list += ", " + as_text(ok, form);
+                    }
+                    // A bare RETURNING * would now list sqltap_old's columns too.
+                    for (auto star : s.returning_stars) inserts.push_back({s.location + star, ref + "."});
+                    plan.old_key = true;
+                    plan.added += t->key_columns.size();
+                    if (before) {
+                        for (std::size_t c = 0; c < t->columns.size(); ++c) {
+                            if (std::find(t->key_columns.begin(), t->key_columns.end(), c) != t->key_columns.end()) continue;
+                            std::string name = "sqltap_o" + std::to_string(c);
+                            picks += ", " + ref + "." + quote_ident(t->columns[c].name) + " AS " + name;
+                            list += ", " + as_text("sqltap_old." + name, form);
+                            ++plan.added;
+                        }
+                        plan.old_row = true;
+                    }
+                    if (filtered) {
+                        picks += ", " + filter_match(*t, ref) + " AS sqltap_f";
+                        list += ", sqltap_old.sqltap_f";
+                        plan.match_old = true;
                         ++plan.added;
                     }
-                    plan.old_row = true;
-                }
-                if (filtered) {
-                    picks += ", " + filter_match(*t, ref) + " AS sqltap_f";
-                    list += ", sqltap_old.sqltap_f";
-                    plan.match_old = true;
-                    ++plan.added;
-                }
-                std::string head = "FROM (SELECT " + picks + " FROM " + rel;
-                std::string tail = " FOR UPDATE) AS sqltap_old WHERE (" + keys + ") = (" + old_keys + ")";
-                std::size_t cond_end = ret != std::string_view::npos ? ret : end;
-                while (cond_end > s.location && (sql[cond_end - 1] == ' ' || sql[cond_end - 1] == '\n' ||
-                                                 sql[cond_end - 1] == '\t' || sql[cond_end - 1] == '\r'))
-                    --cond_end;
-                if (whr != std::string_view::npos) {
-                    inserts.push_back({whr, head + " "});
-                    inserts.push_back({cond_end, tail});
-                } else {
-                    inserts.push_back({cond_end, " " + head + tail});
+                    std::string head = "FROM (SELECT " + picks + " FROM " + rel;
+                    std::string tail = " FOR UPDATE) AS sqltap_old WHERE (" + keys + ") = (" + old_keys + ")";
+                    std::size_t cond_end = ret != std::string_view::npos ? ret : end;
+                    while (cond_end > s.location && (sql[cond_end - 1] == ' ' || sql[cond_end - 1] == '\n' ||
+                                                     sql[cond_end - 1] == '\t' || sql[cond_end - 1] == '\r'))
+                        --cond_end;
+                    if (whr != std::string_view::npos) {
+                        inserts.push_back({whr, head + " "});
+                        inserts.push_back({cond_end, tail});
+                    } else {
+                        inserts.push_back({cond_end, " " + head + tail});
+                    }
                 }
             }
         }

@@ -74,6 +74,14 @@ std::shared_ptr<sqltap::capture::engine> start_capture(const sqltap::config::set
     return sqltap::capture::engine::start(o);
 }
 
+// The log the replay engine reads when capture in this process does not own it.
+std::unique_ptr<sqltap::capture::change_log> open_log_for_replay(const sqltap::config::settings& s) {
+    sqltap::capture::log_options lo;
+    lo.dir = s.capture.log_dir;
+    lo.map_size = s.capture.log_map_size;
+    return sqltap::capture::change_log::open(lo);
+}
+
 std::unique_ptr<sqltap::replay::engine> start_replay(const sqltap::config::settings& s,
                                                     sqltap::capture::change_log& log) {
     if (s.replay.subscribers.empty()) return nullptr;
@@ -110,10 +118,7 @@ int replay_only(const sqltap::config::settings& s) {
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, nullptr);  // before any thread starts
-    sqltap::capture::log_options lo;
-    lo.dir = s.capture.log_dir;
-    lo.map_size = s.capture.log_map_size;
-    auto log = sqltap::capture::change_log::open(lo);
+    auto log = open_log_for_replay(s);
     sqltap::log::info("sqltapd ", SQLTAP_VERSION, " replaying ", s.capture.log_dir, " to ", s.replay.subscribers.size(),
                       " subscriber(s); the proxy is off");
     auto replay = start_replay(s, *log);
@@ -196,10 +201,7 @@ int main(int argc, char** argv) {
         std::unique_ptr<sqltap::capture::change_log> replay_log;  // when capture is off
         sqltap::capture::change_log* log = capture ? &capture->log() : nullptr;
         if (!log && !loaded.values.replay.subscribers.empty()) {
-            sqltap::capture::log_options lo;
-            lo.dir = loaded.values.capture.log_dir;
-            lo.map_size = loaded.values.capture.log_map_size;
-            replay_log = sqltap::capture::change_log::open(lo);
+            replay_log = open_log_for_replay(loaded.values);
             log = replay_log.get();
         }
         auto replay = log ? start_replay(loaded.values, *log) : nullptr;

@@ -8,11 +8,10 @@ namespace {
 
 constexpr int what_progress = -2, what_prepare = -4, what_other = -5, what_sync = -6;
 
-std::vector<const char*> c_params(const std::vector<capture::value>& params) {
-    std::vector<const char*> v;
-    v.reserve(params.size());
-    for (const auto& p : params) v.push_back(p ? p->c_str() : nullptr);
-    return v;
+// The progress statement's parameters for one transaction (see progress_sql()).
+std::vector<capture::value> progress_params(const std::string& subscriber, std::uint64_t prev, std::uint64_t lsn,
+                                            std::int64_t commit_time_us) {
+    return {subscriber, std::to_string(prev), std::to_string(lsn), std::to_string(commit_time_us)};
 }
 
 std::vector<capture::value> row_of(const pg::result& r) {
@@ -351,7 +350,7 @@ std::size_t applier::apply_pipelined(pg::connection& c, const std::vector<pendin
         if (!ok) throw pg::error(c.message());
     };
     auto send_plain = [&](const std::string& sql, const std::vector<capture::value>& params, std::size_t t, int what) {
-        auto v = c_params(params);
+        auto v = pg::c_params(params);
         check_sent(PQsendQueryParams(conn, sql.c_str(), int(v.size()), nullptr, v.data(), nullptr, nullptr, 0));
         ex.push_back({t, what});
     };
@@ -363,7 +362,7 @@ std::size_t applier::apply_pipelined(pg::connection& c, const std::vector<pendin
             ex.push_back({t, what_prepare});
             it = prepared_.emplace(st.sql, name).first;
         }
-        auto v = c_params(st.params);
+        auto v = pg::c_params(st.params);
         check_sent(PQsendQueryPrepared(conn, it->second.c_str(), int(v.size()), v.data(), nullptr, nullptr, 0));
         ex.push_back({t, what});
     };
@@ -373,9 +372,7 @@ std::size_t applier::apply_pipelined(pg::connection& c, const std::vector<pendin
         const auto& p = batch[t];
         // No BEGIN/COMMIT: the statements up to a Sync are one implicit
         // transaction, committed at the Sync and rolled back whole by an error.
-        send_prepared({progress, {opts_.name, std::to_string(p.prev), std::to_string(p.lsn),
-                                  std::to_string(p.txn.commit_time_us)}},
-                      t, what_progress);
+        send_prepared({progress, progress_params(opts_.name, p.prev, p.lsn, p.txn.commit_time_us)}, t, what_progress);
         for (auto i : p.apply) {
             const auto& ch = p.txn.changes[i];
             switch (ch.kind) {
@@ -452,8 +449,7 @@ void applier::apply_careful(pg::connection& c, const pending& p) {
     std::vector<conflict_record> conflicts;
     c.exec("BEGIN");
     try {
-        auto r = c.try_exec(progress_sql(), {opts_.name, std::to_string(p.prev), std::to_string(p.lsn),
-                                             std::to_string(p.txn.commit_time_us)});
+        auto r = c.try_exec(progress_sql(), progress_params(opts_.name, p.prev, p.lsn, p.txn.commit_time_us));
         if (!r.ok())
             throw stop_applying("the subscriber's progress row is not where this applier left it (" + r.message() +
                                 "): is another sqltapd applying to it?");
@@ -468,24 +464,21 @@ void applier::apply_careful(pg::connection& c, const pending& p) {
         }
         bool stop = std::any_of(conflicts.begin(), conflicts.end(),
                                 [](const conflict_record& k) { return k.resolution == policy::error; });
+        c.exec(stop ? "ROLLBACK" : "COMMIT");
+        {
+            std::lock_guard lock(mu_);
+            status_.conflicts += conflicts.size();
+        }
         if (stop) {
-            c.exec("ROLLBACK");
             const auto& k = conflicts.back();
-            {
-                std::lock_guard lock(mu_);
-                status_.conflicts += conflicts.size();
-            }
             throw stop_applying(std::string(to_string(k.kind)) + " on " + k.schema + "." + k.table + " at LSN " +
                                 std::to_string(k.lsn) + " (conflict policy error; sqltap-dump --conflicts shows it)");
         }
-        c.exec("COMMIT");
     } catch (...) {
         if (PQtransactionStatus(c.get()) != PQTRANS_IDLE && PQstatus(c.get()) == CONNECTION_OK) c.try_exec("ROLLBACK");
         throw;
     }
     committed(p);
-    std::lock_guard lock(mu_);
-    status_.conflicts += conflicts.size();
 }
 
 void applier::apply_change_careful(pg::connection& c, const pending& p, std::uint32_t index,

@@ -61,6 +61,7 @@ void engine::loop() {
 
 void engine::housekeeping() {
     auto now = std::chrono::steady_clock::now();
+    std::vector<subscriber_status> st;
     {
         std::lock_guard lock(mu_);
         for (const auto& a : appliers_) {
@@ -76,9 +77,11 @@ void engine::housekeeping() {
             r.txns = s.applied_txns;
             r.rows = s.applied_rows;
             r.at = now;
+            s.txn_rate = r.txn_rate;
+            s.row_rate = r.row_rate;
+            st.push_back(std::move(s));
         }
     }
-    auto st = statuses();
     for (auto& s : st) {
         s.updated_us = now_us();
         log_.put_replay(status_key(s.name), encode(s), [](std::error_code, std::uint64_t) {});

@@ -51,8 +51,7 @@ connection::~connection() { PQfinish(c_); }
 std::string connection::message() const { return one_line(PQerrorMessage(c_)); }
 
 result connection::try_exec(const std::string& sql, const std::vector<std::optional<std::string>>& params) {
-    std::vector<const char*> values;
-    for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
+    auto values = c_params(params);
     result r(PQexecParams(c_, sql.c_str(), int(values.size()), nullptr, values.data(), nullptr, nullptr, 0));
     if (!r || PQstatus(c_) != CONNECTION_OK) throw error(message());
     return r;
@@ -88,6 +87,13 @@ result connection::next_result() {
     result r(PQgetResult(c_));
     if (PQstatus(c_) != CONNECTION_OK) throw error(message());
     return r;
+}
+
+std::vector<const char*> c_params(const std::vector<std::optional<std::string>>& params) {
+    std::vector<const char*> v;
+    v.reserve(params.size());
+    for (const auto& p : params) v.push_back(p ? p->c_str() : nullptr);
+    return v;
 }
 
 std::string quote_ident(const std::string& name) {

@@ -87,6 +87,10 @@ private:
     PGconn* c_ = nullptr;
 };
 
+// Text-format parameter values for libpq: nullptr for NULL. The pointers
+// live as long as `params`.
+std::vector<const char*> c_params(const std::vector<std::optional<std::string>>& params);
+
 std::string quote_ident(const std::string& name);
 std::string quote_literal(const std::string& s);
 
