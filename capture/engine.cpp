@@ -166,15 +166,24 @@ void engine::lookup_table(const std::string& database, std::vector<std::string> 
         std::string error;
         table_ptr p;
         try {
-            auto t = load_table(admin(database), name, schemas);
-            if (t) apply_rules(*t);
-            p = t ? std::make_shared<const table_info>(std::move(*t)) : nullptr;
+            // DDL may commit while the catalog is read: an answer read under
+            // an older generation may describe the table as it was, so read
+            // it again (and never cache what may be stale).
+            bool fresh = false;
+            for (int attempt = 0; attempt < 5 && !fresh; ++attempt) {
+                std::uint64_t before = generation();
+                auto t = load_table(admin(database), name, schemas);
+                if (t) apply_rules(*t);
+                p = t ? std::make_shared<const table_info>(std::move(*t)) : nullptr;
+                std::lock_guard lock(cache_mu_);
+                fresh = generation() == before;
+                if (!fresh) continue;
+                if (cache_.size() > 100000) cache_.clear();
+                cache_[cache_key(database, schemas, name)] = p;
+            }
             if (p && p->key == key_source::all_columns)
                 warn("table " + p->schema + "." + p->name +
                      " has neither a primary key nor a replica identity index: all its columns identify a row");
-            std::lock_guard lock(cache_mu_);
-            if (cache_.size() > 100000) cache_.clear();
-            cache_[cache_key(database, schemas, name)] = p;
         } catch (const std::exception& x) {
             admins_.erase(database);
             counters_.catalog_failures.fetch_add(1, std::memory_order_relaxed);
