@@ -373,6 +373,8 @@ std::size_t applier::apply_pipelined(pg::connection& c, const std::vector<pendin
         // No BEGIN/COMMIT: the statements up to a Sync are one implicit
         // transaction, committed at the Sync and rolled back whole by an error.
         send_prepared({progress, progress_params(opts_.name, p.prev, p.lsn, p.txn.commit_time_us)}, t, what_progress);
+        int checked = 0;
+        int last_checked = -1;
         for (auto i : p.apply) {
             const auto& ch = p.txn.changes[i];
             switch (ch.kind) {
@@ -383,12 +385,14 @@ std::size_t applier::apply_pipelined(pg::connection& c, const std::vector<pendin
                 }
                 case capture::op::update: {
                     const auto& r = p.txn.relations.at(ch.rel);
-                    send_prepared(update_row(r, ch, types_of(c, r), true), t, int(i));
+                    send_prepared(update_row(r, ch, types_of(c, r), checked++), t, int(i));
+                    last_checked = int(i);
                     break;
                 }
                 case capture::op::del: {
                     const auto& r = p.txn.relations.at(ch.rel);
-                    send_prepared(delete_row(r, ch, types_of(c, r), true), t, int(i));
+                    send_prepared(delete_row(r, ch, types_of(c, r), checked++), t, int(i));
+                    last_checked = int(i);
                     break;
                 }
                 case capture::op::truncate:
@@ -401,6 +405,8 @@ std::size_t applier::apply_pipelined(pg::connection& c, const std::vector<pendin
                 case capture::op::resync: break;
             }
         }
+        // A failure here is the last checked change's (the others fail by themselves).
+        if (checked > 0) send_prepared({expect_seen_sql(), {std::to_string(checked)}}, t, last_checked);
         check_sent(PQpipelineSync(conn));
         ex.push_back({t, what_sync});
         c.flush();
@@ -510,11 +516,11 @@ void applier::apply_change_careful(pg::connection& c, const pending& p, std::uin
             k.kind = conflict_kind::insert_exists;
             break;
         case capture::op::update:
-            if (run(update_row(rel, ch, types, false)).affected() >= 1) return;
+            if (run(update_row(rel, ch, types, -1)).affected() >= 1) return;
             k.kind = conflict_kind::update_missing;
             break;
         default:
-            if (run(delete_row(rel, ch, types, false)).affected() >= 1) return;
+            if (run(delete_row(rel, ch, types, -1)).affected() >= 1) return;
             k.kind = conflict_kind::delete_missing;
             break;
     }
@@ -546,7 +552,7 @@ void applier::apply_change_careful(pg::connection& c, const pending& p, std::uin
                 capture::change u = ch;
                 u.kind = capture::op::update;
                 u.key = k.key;
-                if (run(update_row(rel, u, types, false, false)).affected() < 1)
+                if (run(update_row(rel, u, types, -1, false)).affected() < 1)
                     throw pg::error("applying LSN " + std::to_string(p.lsn) + ": the row of the conflict went away");
                 done = "the row is made the publisher's";
                 break;
@@ -556,7 +562,7 @@ void applier::apply_change_careful(pg::connection& c, const pending& p, std::uin
                 done = "the publisher's row is inserted";
                 break;
             case conflict_kind::delete_differs:
-                run(delete_row(rel, ch, types, false, false));
+                run(delete_row(rel, ch, types, -1, false));
                 done = "the row is deleted";
                 break;
             case conflict_kind::delete_missing: done = "nothing to delete"; break;

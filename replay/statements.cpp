@@ -58,12 +58,20 @@ std::string old_condition(const capture::relation& r, const std::vector<value>& 
     return out;
 }
 
-std::string checked(const std::string& dml, const char* what) {
-    return "WITH sqltap_w AS (" + dml + " RETURNING 1) SELECT sqltap.expect_one(count(*), '" + what +
-           "') FROM sqltap_w";
+// The checked form: every row the statement touches calls sqltap.seen with
+// the statement's ordinal in its transaction, which raises SQ409 unless the
+// statements before it touched exactly one row each and this one touches
+// one; sqltap.expect_seen at the end of the transaction checks the last one.
+// A plain RETURNING, because a data-modifying WITH is what a sqltapd in front
+// of the subscriber (two-way replication) cannot capture.
+void check(std::string& dml, statement& st, int ordinal) {
+    st.params.push_back(std::to_string(ordinal));
+    dml += " RETURNING sqltap.seen(" + param(st.params.size()) + "::int)";
 }
 
 }  // namespace
+
+std::string expect_seen_sql() { return "SELECT sqltap.expect_seen($1::int)"; }
 
 std::vector<std::string> setup_sql() {
     return {
@@ -79,15 +87,32 @@ std::vector<std::string> setup_sql() {
         " IF n <> 1 THEN"
         "  RAISE EXCEPTION USING ERRCODE = 'SQ409', MESSAGE = 'sqltap: ' || what || ' matched ' || n || ' rows';"
         " END IF; END $f$",
+        // sqltap.seen: the count of checked statements done in this
+        // transaction (a transaction-local setting) must be the ordinal of the
+        // one calling it, once per row.
+        "CREATE OR REPLACE FUNCTION sqltap.seen(k int) RETURNS int"
+        " LANGUAGE plpgsql AS $f$ DECLARE n int := coalesce(nullif(current_setting('sqltap.seen', true), ''), '0')::int;"
+        " BEGIN"
+        " IF n <> k THEN"
+        "  RAISE EXCEPTION USING ERRCODE = 'SQ409', MESSAGE = 'sqltap: ' || CASE WHEN n < k"
+        "   THEN 'change ' || n || ' of the transaction matched no row' ELSE 'change ' || k || ' matched several rows' END;"
+        " END IF;"
+        " PERFORM set_config('sqltap.seen', (n + 1)::text, true);"
+        " RETURN 1; END $f$",
+        "CREATE OR REPLACE FUNCTION sqltap.expect_seen(total int) RETURNS void"
+        " LANGUAGE plpgsql AS $f$ DECLARE n int := coalesce(nullif(current_setting('sqltap.seen', true), ''), '0')::int;"
+        " BEGIN"
+        " IF n <> total THEN"
+        "  RAISE EXCEPTION USING ERRCODE = 'SQ409', MESSAGE = 'sqltap: change ' || n || ' of the transaction matched no row';"
+        " END IF; END $f$",
     };
 }
 
 std::string progress_sql() {
-    return checked(
-        "UPDATE sqltap.progress SET applied_lsn = $3, applied_at = now(),"
-        " source_commit_time = to_timestamp($4::float8 / 1e6)"
-        " WHERE subscriber = $1 AND applied_lsn = $2",
-        "the progress row");
+    return "WITH sqltap_w AS (UPDATE sqltap.progress SET applied_lsn = $3, applied_at = now(),"
+           " source_commit_time = to_timestamp($4::float8 / 1e6)"
+           " WHERE subscriber = $1 AND applied_lsn = $2 RETURNING 1)"
+           " SELECT sqltap.expect_one(count(*), 'the progress row') FROM sqltap_w";
 }
 
 std::string qualified(const capture::relation& r) { return pg::quote_ident(r.schema) + "." + pg::quote_ident(r.table); }
@@ -119,7 +144,7 @@ statement insert_row(const capture::relation& r, const std::vector<value>& row, 
     return st;
 }
 
-statement update_row(const capture::relation& r, const capture::change& c, const column_types& types, bool check,
+statement update_row(const capture::relation& r, const capture::change& c, const column_types& types, int checked,
                      bool compare_old) {
     if (c.new_row.size() != r.columns.size())
         throw std::runtime_error("an updated row of " + qualified(r) + " has the wrong number of columns");
@@ -135,18 +160,18 @@ statement update_row(const capture::relation& r, const capture::change& c, const
     if (st.params.empty()) set = pg::quote_ident(r.columns.at(r.key_columns.at(0))) + " = " + pg::quote_ident(r.columns.at(r.key_columns.at(0)));
     std::string where = key_condition(r, c.key, st);
     if (compare_old && c.old_row) where += old_condition(r, *c.old_row, types, st);
-    std::string dml = "UPDATE " + qualified(r) + " SET " + set + " WHERE " + where;
-    st.sql = check ? checked(dml, "update") : dml;
+    st.sql = "UPDATE " + qualified(r) + " SET " + set + " WHERE " + where;
+    if (checked >= 0) check(st.sql, st, checked);
     return st;
 }
 
-statement delete_row(const capture::relation& r, const capture::change& c, const column_types& types, bool check,
+statement delete_row(const capture::relation& r, const capture::change& c, const column_types& types, int checked,
                      bool compare_old) {
     statement st;
     std::string where = key_condition(r, c.key, st);
     if (compare_old && c.old_row) where += old_condition(r, *c.old_row, types, st);
-    std::string dml = "DELETE FROM " + qualified(r) + " WHERE " + where;
-    st.sql = check ? checked(dml, "delete") : dml;
+    st.sql = "DELETE FROM " + qualified(r) + " WHERE " + where;
+    if (checked >= 0) check(st.sql, st, checked);
     return st;
 }
 

@@ -5,10 +5,12 @@
 //
 // Two forms:
 //  - checked (the pipelined fast path): an UPDATE or DELETE that does not
-//    find the row as the publisher's before image describes it raises
-//    SQLSTATE SQ409 (by sqltap.expect_one), so the subscriber transaction
-//    fails instead of committing a change that was not applied; an INSERT
-//    of a row that exists fails with unique_violation by itself;
+//    find exactly one row as the publisher's before image describes it
+//    raises SQLSTATE SQ409 (sqltap.seen in its RETURNING, counting checked
+//    statements per transaction, and expect_seen_sql() after the last), so
+//    the subscriber transaction fails instead of committing a change that
+//    was not applied; an INSERT of a row that exists fails with
+//    unique_violation by itself;
 //  - plain (the careful path after a conflict): the same statements without
 //    the check, whose row counts the applier reads.
 #include <map>
@@ -41,15 +43,20 @@ std::vector<std::string> setup_sql();
 // Advances the progress row from prev to lsn, raising SQ409 when it is not at
 // prev. Parameters: subscriber, prev, lsn, commit time (µs since 1970).
 std::string progress_sql();
+// After a transaction's checked statements: SQ409 unless all $1 of them
+// touched their row (the last one's count is checked only here).
+std::string expect_seen_sql();
 
 std::string qualified(const capture::relation& r);
 
 statement insert_row(const capture::relation& r, const std::vector<capture::value>& row, const column_types& types,
                      bool if_absent);
-// types: needed for the before-image comparison (old_row set).
-statement update_row(const capture::relation& r, const capture::change& c, const column_types& types, bool checked,
+// types: needed for the before-image comparison (old_row set). checked: the
+// statement's ordinal among its transaction's checked statements (from 0),
+// or -1 for the plain form.
+statement update_row(const capture::relation& r, const capture::change& c, const column_types& types, int checked,
                      bool compare_old = true);
-statement delete_row(const capture::relation& r, const capture::change& c, const column_types& types, bool checked,
+statement delete_row(const capture::relation& r, const capture::change& c, const column_types& types, int checked,
                      bool compare_old = true);
 // The subscriber's row with that key, every column of the relation.
 statement select_row(const capture::relation& r, const std::vector<capture::value>& key, const column_types& types);
