@@ -10,6 +10,7 @@
 #include "capture/engine.hpp"
 #include "capture/session_capture.hpp"
 #include "replay/engine.hpp"
+#include "replay/sync.hpp"
 #include "proxy/config.hpp"
 #include "proxy/log.hpp"
 #include "proxy/runtime.hpp"
@@ -21,6 +22,7 @@ namespace {
 const char* usage =
     "Usage: sqltapd --config FILE\n"
     "       sqltapd --check-config FILE\n"
+    "       sqltapd --config FILE --sync NAME\n"
     "\n"
     "A PostgreSQL wire-protocol proxy. Point applications at the addresses in\n"
     "[proxy] listen; sqltapd forwards every session to the [publisher], captures\n"
@@ -31,6 +33,10 @@ const char* usage =
     "  -c, --config FILE        run with this configuration file\n"
     "      --check-config FILE  report every problem in FILE (file:line: message)\n"
     "                           and exit non-zero if there is any error\n"
+    "      --sync NAME          initial sync of [subscriber.NAME]: copy its tables\n"
+    "                           from the publisher (creating missing ones), consistent\n"
+    "                           with a log position, while the workload goes on; its\n"
+    "                           applier (in a running sqltapd too) continues from there\n"
     "  -h, --help               show this help\n"
     "  -V, --version            show the version\n"
     "\n"
@@ -82,6 +88,22 @@ std::unique_ptr<sqltap::capture::change_log> open_log_for_replay(const sqltap::c
     return sqltap::capture::change_log::open(lo);
 }
 
+sqltap::replay::subscriber_options subscriber_options_of(const sqltap::config::subscriber_settings& sub) {
+    sqltap::replay::subscriber_options so;
+    so.name = sub.name;
+    so.conninfo = sub.conninfo;
+    so.database = sub.database;
+    so.tables = sub.tables;
+    so.exclude = sub.exclude;
+    so.conflict = *sqltap::replay::parse_policy(sub.conflict);
+    for (const auto& [t, p] : sub.table_conflict) so.table_conflict.emplace_back(t, *sqltap::replay::parse_policy(p));
+    so.replication_role = sub.replication_role;
+    so.apply_ddl = sub.apply_ddl;
+    so.retry_max = sub.retry_max;
+    so.node = sub.node;
+    return so;
+}
+
 std::unique_ptr<sqltap::replay::engine> start_replay(const sqltap::config::settings& s,
                                                     sqltap::capture::change_log& log) {
     if (s.replay.subscribers.empty()) return nullptr;
@@ -89,25 +111,45 @@ std::unique_ptr<sqltap::replay::engine> start_replay(const sqltap::config::setti
     o.node_name = s.replay.node_name;
     o.keep = s.replay.keep;
     o.max_log_size = s.capture.max_log_size;
-    for (const auto& sub : s.replay.subscribers) {
-        sqltap::replay::subscriber_options so;
-        so.name = sub.name;
-        so.conninfo = sub.conninfo;
-        so.database = sub.database;
-        so.tables = sub.tables;
-        so.exclude = sub.exclude;
-        so.conflict = *sqltap::replay::parse_policy(sub.conflict);
-        for (const auto& [t, p] : sub.table_conflict) so.table_conflict.emplace_back(t, *sqltap::replay::parse_policy(p));
-        so.replication_role = sub.replication_role;
-        so.apply_ddl = sub.apply_ddl;
-        so.retry_max = sub.retry_max;
-        so.node = sub.node;
-        o.subscribers.push_back(std::move(so));
-    }
+    for (const auto& sub : s.replay.subscribers) o.subscribers.push_back(subscriber_options_of(sub));
     o.info = [](const std::string& m) { sqltap::log::info("replay: ", m); };
     o.warn = [](const std::string& m) { sqltap::log::warning("replay: ", m); };
     o.error = [](const std::string& m) { sqltap::log::error("replay: ", m); };
     return std::make_unique<sqltap::replay::engine>(log, std::move(o));
+}
+
+// sqltapd --config FILE --sync NAME
+int run_sync(const sqltap::config::settings& s, const std::string& name) {
+    const sqltap::config::subscriber_settings* sub = nullptr;
+    for (const auto& x : s.replay.subscribers)
+        if (x.name == name) sub = &x;
+    if (!sub) {
+        std::string known;
+        for (const auto& x : s.replay.subscribers) known += (known.empty() ? "" : ", ") + x.name;
+        std::fprintf(stderr, "sqltapd: --sync: no [subscriber.%s] in the configuration (it has: %s)\n", name.c_str(),
+                     known.empty() ? "none" : known.c_str());
+        return 2;
+    }
+    try {
+        auto log = open_log_for_replay(s);
+        sqltap::replay::sync_options o;
+        o.subscriber = subscriber_options_of(*sub);
+        o.publisher_conninfo = admin_conninfo(s);
+        o.node_name = s.replay.node_name;
+        o.capture_tables = s.capture.tables;
+        o.capture_exclude = s.capture.exclude;
+        for (const auto& r : s.capture.table_rules) o.rules.push_back({r.schema, r.table, r.filter, r.columns});
+        o.say = [](const std::string& m) { std::printf("sqltapd --sync: %s\n", m.c_str()); std::fflush(stdout); };
+        auto rep = sqltap::replay::initial_sync(o, *log);
+        std::printf("sqltapd --sync: subscriber %s synced: %zu tables (%zu created), %llu rows in %.1f s; "
+                    "replay continues from log position %llu\n",
+                    name.c_str(), rep.tables, rep.created, static_cast<unsigned long long>(rep.rows), rep.seconds,
+                    static_cast<unsigned long long>(rep.start_lsn));
+        return 0;
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "sqltapd: --sync %s failed: %s\n", name.c_str(), e.what());
+        return 1;
+    }
 }
 
 // With [proxy] enabled = off: replay only, until SIGTERM or SIGINT.
@@ -139,7 +181,7 @@ int replay_only(const sqltap::config::settings& s) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    std::string config_path;
+    std::string config_path, sync_name;
     bool check_only = false;
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
@@ -154,6 +196,14 @@ int main(int argc, char** argv) {
         if ((a == "-c" || a == "--config" || a == "--check-config") && i + 1 < argc) {
             check_only = a == "--check-config";
             config_path = argv[++i];
+            continue;
+        }
+        if (a == "--sync" && i + 1 < argc) {
+            sync_name = argv[++i];
+            continue;
+        }
+        if (a.rfind("--sync=", 0) == 0) {
+            sync_name = a.substr(7);
             continue;
         }
         if (a.rfind("--config=", 0) == 0) {
@@ -195,6 +245,7 @@ int main(int argc, char** argv) {
     }
     // A client that disconnects mid-write must not kill the process.
     ::signal(SIGPIPE, SIG_IGN);
+    if (!sync_name.empty()) return run_sync(loaded.values, sync_name);
     try {
         if (!loaded.values.proxy.enabled) return replay_only(loaded.values);
         auto capture = start_capture(loaded.values);

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <future>
 
+#include "replay/progress.hpp"
+
 namespace sqltap::replay {
 namespace {
 
@@ -10,8 +12,9 @@ constexpr int what_progress = -2, what_prepare = -4, what_other = -5, what_sync 
 
 // The progress statement's parameters for one transaction (see progress_sql()).
 std::vector<capture::value> progress_params(const std::string& subscriber, std::uint64_t prev, std::uint64_t lsn,
-                                            std::int64_t commit_time_us) {
-    return {subscriber, std::to_string(prev), std::to_string(lsn), std::to_string(commit_time_us)};
+                                            std::int64_t commit_time_us, std::int64_t epoch) {
+    return {subscriber, std::to_string(prev), std::to_string(lsn), std::to_string(commit_time_us),
+            std::to_string(epoch)};
 }
 
 std::vector<capture::value> row_of(const pg::result& r) {
@@ -86,6 +89,10 @@ void applier::set_state(state s, const std::string& message) {
         status_.message = message;
     }
     if (before == s) return;
+    // Streaming and catching up alternate with every burst of writes: the
+    // state shows them; the log only says when applying starts or stops.
+    auto applying = [](state x) { return x == state::streaming || x == state::catching_up; };
+    if (applying(before) && applying(s)) return;
     std::string m = "subscriber " + opts_.name + ": " + std::string(to_string(s)) + (message.empty() ? "" : ": " + message);
     if (s == state::error || s == state::offline) ctx_.warn(m);
     else ctx_.info(m);
@@ -94,16 +101,34 @@ void applier::set_state(state s, const std::string& message) {
 bool applier::sleep_for(std::chrono::milliseconds d) {
     std::unique_lock lock(mu_);
     cv_.wait_for(lock, d, [&] { return stopping_ || status_.st == state::stale; });
-    return !stopping_ && status_.st != state::stale;
+    return !stopping_;
+}
+
+bool applier::wait_for_sync() {
+    // Stale: only a new initial sync (perhaps run by another process) ends it.
+    for (;;) {
+        {
+            std::unique_lock lock(mu_);
+            if (stopping_) return false;
+            if (status_.st != state::stale) return true;
+            cv_.wait_for(lock, std::chrono::seconds(2), [&] { return stopping_; });
+            if (stopping_) return false;
+        }
+        auto v = ctx_.log->get_replay(sync_key(opts_.name));
+        if (v && parse_sync_mark(*v).done) {
+            std::lock_guard lock(mu_);
+            status_.st = state::starting;
+            status_.message.clear();
+            ctx_.info("subscriber " + opts_.name + ": an initial sync finished; applying again");
+            return true;
+        }
+    }
 }
 
 void applier::run() {
     int attempt = 0;
     for (;;) {
-        {
-            std::lock_guard lock(mu_);
-            if (stopping_ || status_.st == state::stale) break;
-        }
+        if (!wait_for_sync()) break;
         try {
             pg::connection c(opts_.conninfo, "sqltap-replay/" + ctx_.node_name);
             attempt = 0;
@@ -115,6 +140,11 @@ void applier::run() {
             std::unique_lock lock(mu_);
             cv_.wait(lock, [&] { return stopping_; });
             break;
+        } catch (const sync_running& e) {
+            set_state(state::syncing, e.what());
+            attempt = 0;
+            if (!sleep_for(std::chrono::milliseconds(1000))) break;
+            continue;
         } catch (const pg::error& e) {
             set_state(e.connection_lost() ? state::offline : state::error, e.what());
         } catch (const std::exception& e) {
@@ -130,30 +160,39 @@ void applier::run() {
 }
 
 std::uint64_t applier::read_progress(pg::connection& c) {
-    for (const auto& sql : setup_sql()) {
-        // Two appliers creating the same objects at once may collide; the second try finds them.
-        auto r = c.try_exec(sql);
-        if (!r.ok() && r.sqlstate() != "23505" && r.sqlstate() != "XX000" && r.sqlstate() != "42P07") {
-            throw pg::error("cannot create sqltap's progress table on the subscriber: " + r.message(), r.sqlstate());
-        }
-    }
+    setup_subscriber(c);
     const std::string& id = ctx_.log->log_id();
-    c.exec("INSERT INTO sqltap.progress (subscriber, log_id, applied_lsn) VALUES ($1, $2, 0) ON CONFLICT (subscriber) DO NOTHING",
-           {opts_.name, id});
-    auto r = c.exec("SELECT log_id, applied_lsn FROM sqltap.progress WHERE subscriber = $1", {opts_.name});
-    std::string their_id = r.text(0, 0);
-    std::uint64_t applied = std::stoull(r.text(0, 1));
-    if (their_id != id) {
-        if (applied != 0)
-            throw stop_applying("the subscriber's progress row belongs to another change log (id " + their_id +
+    progress_row row = read_progress_row(c, opts_.name, id);
+    if (row.syncing)
+        throw sync_running("an initial sync (sqltapd --sync " + opts_.name +
+                           ") is copying the tables; applying resumes when it ends (if it was "
+                           "interrupted, run it again)");
+    if (row.log_id != id) {
+        if (row.applied_lsn != 0)
+            throw stop_applying("the subscriber's progress row belongs to another change log (id " + row.log_id +
                                 ", this log is " + id + "); run an initial sync (sqltapd --sync " + opts_.name + ")");
         c.exec("UPDATE sqltap.progress SET log_id = $2 WHERE subscriber = $1", {opts_.name, id});
     }
-    if (applied + 1 < ctx_.log->purged_below())
+    if (row.applied_lsn + 1 < ctx_.log->purged_below())
         throw stop_applying("the log no longer holds entries this subscriber needs (it applied up to LSN " +
-                            std::to_string(applied) + ", the log starts at " +
+                            std::to_string(row.applied_lsn) + ", the log starts at " +
                             std::to_string(ctx_.log->purged_below()) + "); it needs a new initial sync");
-    return applied;
+    epoch_ = row.epoch;
+    sync_snapshot_.reset();
+    if (!row.sync_snapshot.empty()) {
+        sync_snapshot_ = snapshot::parse(row.sync_snapshot);
+        if (!sync_snapshot_)
+            throw stop_applying("the subscriber's progress row holds a snapshot sqltapd cannot read: " +
+                                row.sync_snapshot);
+    }
+    // A finished sync's hold on the log ends once this applier stands on its
+    // position (the engine's purge then follows this applier again).
+    if (auto v = ctx_.log->get_replay(sync_key(opts_.name)); v && parse_sync_mark(*v).done) {
+        std::promise<std::error_code> done;
+        ctx_.log->put_replay(sync_key(opts_.name), "", [&](std::error_code ec, std::uint64_t) { done.set_value(ec); });
+        done.get_future().get();
+    }
+    return row.applied_lsn;
 }
 
 void applier::session(pg::connection& c) {
@@ -260,7 +299,10 @@ std::vector<applier::pending> applier::next_batch(std::uint64_t& read_pos, std::
         bool ddl = false;
         // Changes that came from this subscriber (through a sqltapd in front
         // of it) are never sent back: no loops in two-way setups.
-        if (p.txn.database == opts_.database && p.txn.origin != opts_.node) {
+        // Entries whose transaction the last initial sync's copy already
+        // holds are not applied again.
+        bool copied = sync_snapshot_ && sync_snapshot_->visible(p.txn.xid);
+        if (p.txn.database == opts_.database && p.txn.origin != opts_.node && !copied) {
             for (std::uint32_t i = 0; i < p.txn.changes.size(); ++i) {
                 const auto& ch = p.txn.changes[i];
                 if (ch.kind == capture::op::resync) {
@@ -372,7 +414,7 @@ std::size_t applier::apply_pipelined(pg::connection& c, const std::vector<pendin
         const auto& p = batch[t];
         // No BEGIN/COMMIT: the statements up to a Sync are one implicit
         // transaction, committed at the Sync and rolled back whole by an error.
-        send_prepared({progress, progress_params(opts_.name, p.prev, p.lsn, p.txn.commit_time_us)}, t, what_progress);
+        send_prepared({progress, progress_params(opts_.name, p.prev, p.lsn, p.txn.commit_time_us, epoch_)}, t, what_progress);
         int checked = 0;
         int last_checked = -1;
         for (auto i : p.apply) {
@@ -455,10 +497,17 @@ void applier::apply_careful(pg::connection& c, const pending& p) {
     std::vector<conflict_record> conflicts;
     c.exec("BEGIN");
     try {
-        auto r = c.try_exec(progress_sql(), progress_params(opts_.name, p.prev, p.lsn, p.txn.commit_time_us));
-        if (!r.ok())
-            throw stop_applying("the subscriber's progress row is not where this applier left it (" + r.message() +
+        auto r = c.try_exec(progress_sql(), progress_params(opts_.name, p.prev, p.lsn, p.txn.commit_time_us, epoch_));
+        if (!r.ok()) {
+            if (r.sqlstate() != conflict_sqlstate) throw pg::error("the progress update failed: " + r.message(), r.sqlstate());
+            c.exec("ROLLBACK");
+            progress_row now = read_progress_row(c, opts_.name, ctx_.log->log_id());
+            if (now.syncing || now.epoch != epoch_)
+                throw sync_running("an initial sync (sqltapd --sync " + opts_.name + ") took over the subscriber");
+            throw stop_applying("the subscriber's progress row is not where this applier left it (applied LSN " +
+                                std::to_string(now.applied_lsn) + ", expected " + std::to_string(p.prev) +
                                 "): is another sqltapd applying to it?");
+        }
         for (auto i : p.apply) apply_change_careful(c, p, i, conflicts);
         // Recorded before the COMMIT, under keys that a second attempt rewrites.
         for (const auto& k : conflicts) {

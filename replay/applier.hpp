@@ -25,6 +25,7 @@
 #include "capture/change_log.hpp"
 #include "capture/table_filter.hpp"
 #include "replay/pg.hpp"
+#include "replay/progress.hpp"
 #include "replay/state.hpp"
 #include "replay/statements.hpp"
 
@@ -62,8 +63,13 @@ private:
     struct stop_applying : std::runtime_error {
         using std::runtime_error::runtime_error;
     };
+    // An initial sync holds the subscriber: wait, without backoff.
+    struct sync_running : std::runtime_error {
+        using std::runtime_error::runtime_error;
+    };
 
     void run();
+    bool wait_for_sync();  // while stale; false when stopping
     void session(pg::connection& c);
     std::uint64_t read_progress(pg::connection& c);
     std::vector<pending> next_batch(std::uint64_t& read_pos, std::uint64_t end, std::uint64_t sent);
@@ -86,6 +92,8 @@ private:
     std::map<std::string, column_types> types_;    // "schema.table" -> the subscriber's columns
     std::map<std::string, std::string> prepared_;  // SQL -> prepared statement name
     std::size_t next_statement_ = 0;
+    std::int64_t epoch_ = 0;                  // of the progress row, read at connect
+    std::optional<snapshot> sync_snapshot_;   // the last initial sync's, if any
 
     mutable std::mutex mu_;
     std::condition_variable cv_;

@@ -1,5 +1,7 @@
 #include "replay/engine.hpp"
 
+#include "replay/progress.hpp"
+
 #include <future>
 #include <limits>
 
@@ -104,6 +106,13 @@ void engine::purge(const std::vector<subscriber_status>& st) {
         std::uint64_t b = std::numeric_limits<std::uint64_t>::max();
         for (const auto& s : ss)
             if (s.st != state::stale) b = std::min(b, s.applied_lsn + 1);
+        // An initial sync (in this process or another) holds the entries after
+        // the position it copies at, until its subscriber's applier stands there.
+        log_.scan_replay(sync_prefix, [&](std::string_view, std::string_view v) {
+            sync_mark m = parse_sync_mark(v);
+            if (m.running || m.done) b = std::min(b, m.lsn + 1);
+            return true;
+        });
         return b;
     };
     std::uint64_t below = bound_of(st);

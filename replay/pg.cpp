@@ -32,11 +32,11 @@ long result::affected() const {
     return n && *n ? std::atol(n) : 0;
 }
 
-connection::connection(const std::string& conninfo, const std::string& application_name) {
+connection::connection(const std::string& conninfo, const std::string& application_name, const std::string& database) {
     // With expand_dbname the first "dbname" is read as a whole conninfo; the
-    // later application_name overrides one given there.
-    const char* keys[] = {"dbname", "application_name", nullptr};
-    const char* vals[] = {conninfo.c_str(), application_name.c_str(), nullptr};
+    // later keywords override ones given there.
+    const char* keys[] = {"dbname", "application_name", database.empty() ? nullptr : "dbname", nullptr};
+    const char* vals[] = {conninfo.c_str(), application_name.c_str(), database.c_str(), nullptr};
     c_ = PQconnectdbParams(keys, vals, 1);
     if (!c_ || PQstatus(c_) != CONNECTION_OK) {
         std::string msg = c_ ? one_line(PQerrorMessage(c_)) : "out of memory";
@@ -44,6 +44,8 @@ connection::connection(const std::string& conninfo, const std::string& applicati
         c_ = nullptr;
         throw error(msg);
     }
+    // Notices ("already exists, skipping") are not for sqltapd's log.
+    PQsetNoticeProcessor(c_, [](void*, const char*) {}, nullptr);
 }
 
 connection::~connection() { PQfinish(c_); }

@@ -62,8 +62,9 @@ private:
 class connection {
 public:
     // Connects (blocking). The conninfo may be a libpq keyword string or URI;
-    // application_name is set to the given one. Throws error.
-    connection(const std::string& conninfo, const std::string& application_name);
+    // application_name is set to the given one, and the database to
+    // `database` when it is not empty. Throws error.
+    connection(const std::string& conninfo, const std::string& application_name, const std::string& database = {});
     ~connection();
     connection(const connection&) = delete;
     connection& operator=(const connection&) = delete;

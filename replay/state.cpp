@@ -68,6 +68,7 @@ std::string_view to_string(state s) noexcept {
         case state::error: return "error";
         case state::stale: return "stale";
         case state::paused: return "paused";
+        case state::syncing: return "syncing";
     }
     return "?";
 }
@@ -115,7 +116,7 @@ bool decode(std::string_view bytes, subscriber_status& s) {
     if (r.u8() != status_version) return false;
     s.name = r.str();
     auto st = r.u8();
-    if (st < 1 || st > 7) return false;
+    if (st < 1 || st > static_cast<int>(state::syncing)) return false;
     s.st = static_cast<state>(st);
     s.message = r.str();
     s.applied_lsn = r.varint();

@@ -25,7 +25,7 @@ using capture::value;
 
 enum class policy : std::uint8_t { error = 1, skip, source_wins, keep_local };
 enum class conflict_kind : std::uint8_t { insert_exists = 1, update_missing, update_differs, delete_missing, delete_differs };
-enum class state : std::uint8_t { starting = 1, streaming, catching_up, offline, error, stale, paused };
+enum class state : std::uint8_t { starting = 1, streaming, catching_up, offline, error, stale, paused, syncing };
 
 std::string_view to_string(policy p) noexcept;
 std::string_view to_string(conflict_kind k) noexcept;

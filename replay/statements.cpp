@@ -82,6 +82,11 @@ std::vector<std::string> setup_sql() {
         " applied_lsn bigint NOT NULL,"
         " applied_at timestamptz,"
         " source_commit_time timestamptz)",
+        // Added with initial sync (replay/progress.hpp says what they hold).
+        "ALTER TABLE sqltap.progress ADD COLUMN IF NOT EXISTS epoch bigint NOT NULL DEFAULT 0,"
+        " ADD COLUMN IF NOT EXISTS syncing boolean NOT NULL DEFAULT false,"
+        " ADD COLUMN IF NOT EXISTS sync_snapshot text,"
+        " ADD COLUMN IF NOT EXISTS synced_at timestamptz",
         "CREATE OR REPLACE FUNCTION sqltap.expect_one(n bigint, what text) RETURNS void"
         " LANGUAGE plpgsql AS $f$ BEGIN"
         " IF n <> 1 THEN"
@@ -111,7 +116,7 @@ std::vector<std::string> setup_sql() {
 std::string progress_sql() {
     return "WITH sqltap_w AS (UPDATE sqltap.progress SET applied_lsn = $3, applied_at = now(),"
            " source_commit_time = to_timestamp($4::float8 / 1e6)"
-           " WHERE subscriber = $1 AND applied_lsn = $2 RETURNING 1)"
+           " WHERE subscriber = $1 AND applied_lsn = $2 AND epoch = $5 RETURNING 1)"
            " SELECT sqltap.expect_one(count(*), 'the progress row') FROM sqltap_w";
 }
 

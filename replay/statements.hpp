@@ -41,7 +41,8 @@ struct statement {
 // the row-count check. Idempotent.
 std::vector<std::string> setup_sql();
 // Advances the progress row from prev to lsn, raising SQ409 when it is not at
-// prev. Parameters: subscriber, prev, lsn, commit time (µs since 1970).
+// prev (or an initial sync changed its epoch). Parameters: subscriber, prev,
+// lsn, commit time (µs since 1970), epoch.
 std::string progress_sql();
 // After a transaction's checked statements: SQ409 unless all $1 of them
 // touched their row (the last one's count is checked only here).
