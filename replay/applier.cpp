@@ -197,7 +197,16 @@ std::uint64_t applier::read_progress(pg::connection& c) {
 
 void applier::session(pg::connection& c) {
     c.exec("SET session_replication_role = " + opts_.replication_role);
+    c.exec("SET synchronous_commit = on");  // whatever the server's default
     std::uint64_t applied = read_progress(c);
+    // As native logical replication's apply workers: commits do not wait for
+    // the subscriber's WAL flush, except the last of each batch (which
+    // flushes all before it) and the careful path's. A subscriber crash may
+    // undo a suffix of unflushed commits, progress rows with them, so the
+    // applier then re-applies them; and an LSN counts as applied (for purging
+    // and the status) only once flushed. (read_progress above committed
+    // synchronously, flushing whatever an earlier session left unflushed.)
+    c.exec("SET synchronous_commit = off");
     {
         std::lock_guard lock(mu_);
         status_.applied_lsn = applied;
@@ -412,6 +421,7 @@ std::size_t applier::apply_pipelined(pg::connection& c, const std::vector<pendin
     const std::string progress = progress_sql();
     for (std::size_t t = 0; t < batch.size(); ++t) {
         const auto& p = batch[t];
+        if (t + 1 == batch.size()) send_plain("SET LOCAL synchronous_commit = on", {}, t, what_other);
         // No BEGIN/COMMIT: the statements up to a Sync are one implicit
         // transaction, committed at the Sync and rolled back whole by an error.
         send_prepared({progress, progress_params(opts_.name, p.prev, p.lsn, p.txn.commit_time_us, epoch_)}, t, what_progress);
@@ -460,10 +470,7 @@ std::size_t applier::apply_pipelined(pg::connection& c, const std::vector<pendin
         if (e.what == what_sync) {
             pg::result r = c.next_result();
             if (!r || r.status() != PGRES_PIPELINE_SYNC) throw pg::error("the subscriber's answers are out of step");
-            if (!failed) {
-                committed(batch[e.txn]);
-                ++done;
-            }
+            if (!failed) ++done;
             continue;
         }
         // A query's results, then a null.
@@ -480,6 +487,10 @@ std::size_t applier::apply_pipelined(pg::connection& c, const std::vector<pendin
     }
     PQsetnonblocking(conn, 0);
     if (!PQexitPipelineMode(conn)) throw pg::error(c.message());
+    // Durable: all of them when the last (synchronous) one committed;
+    // otherwise once the careful path's synchronous commit flushes them.
+    if (done == batch.size())
+        for (std::size_t t = 0; t < done; ++t) committed(batch[t]);
     return done;
 }
 
@@ -496,6 +507,7 @@ void applier::committed(const pending& p) {
 void applier::apply_careful(pg::connection& c, const pending& p) {
     std::vector<conflict_record> conflicts;
     c.exec("BEGIN");
+    c.exec("SET LOCAL synchronous_commit = on");
     try {
         auto r = c.try_exec(progress_sql(), progress_params(opts_.name, p.prev, p.lsn, p.txn.commit_time_us, epoch_));
         if (!r.ok()) {
