@@ -6,6 +6,8 @@
 #include <sstream>
 #include <utility>
 
+#include "capture/rewriter.hpp"
+
 namespace sqltap::capture {
 namespace {
 
@@ -150,20 +152,12 @@ void set_keys(table_info& info, char replident, const std::optional<std::string>
 }  // namespace
 
 std::string table_query(const table_name& t, const std::vector<std::string>& search_schemas) {
-    auto lit = [](const std::string& v) {
-        std::string out = "'";
-        for (char ch : v) {
-            out += ch;
-            if (ch == '\'') out += ch;
-        }
-        return out + "'";
-    };
     return "WITH t AS (SELECT c.oid, n.nspname, c.relname, c.relkind, c.relreplident, "
            "coalesce(pg_catalog.pg_partition_root(c.oid)::oid, c.oid) AS root "
-           "FROM pg_catalog.unnest(" + lit(text_array(search_list(t, search_schemas))) +
+           "FROM pg_catalog.unnest(" + quote_literal(text_array(search_list(t, search_schemas))) +
            "::text[]) WITH ORDINALITY AS s(nsp, ord) "
            "JOIN pg_catalog.pg_namespace n ON n.nspname = s.nsp "
-           "JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = " + lit(t.name) +
+           "JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = " + quote_literal(t.name) +
            " ORDER BY s.ord LIMIT 1) "
            "SELECT t.oid::text, t.nspname::text, t.relname::text, t.relkind::text, t.relreplident::text, "
            "t.root::text, a.attnum::text, a.attname::text, a.atttypid::text, "

@@ -1,9 +1,9 @@
 #include "replay/engine.hpp"
 
-#include "replay/progress.hpp"
-
 #include <future>
 #include <limits>
+
+#include "replay/progress.hpp"
 
 namespace sqltap::replay {
 

@@ -4,6 +4,8 @@
 
 #include <cstdlib>
 
+#include "capture/rewriter.hpp"
+
 namespace sqltap::replay::pg {
 namespace {
 
@@ -98,22 +100,6 @@ std::vector<const char*> c_params(const std::vector<std::optional<std::string>>&
     return v;
 }
 
-std::string quote_ident(const std::string& name) {
-    std::string out = "\"";
-    for (char c : name) {
-        if (c == '"') out += '"';
-        out += c;
-    }
-    return out + '"';
-}
-
-std::string quote_literal(const std::string& s) {
-    std::string out = "'";
-    for (char c : s) {
-        if (c == '\'') out += '\'';
-        out += c;
-    }
-    return out + '\'';
-}
+std::string quote_ident(const std::string& name) { return capture::quote_ident(name); }
 
 }  // namespace sqltap::replay::pg

@@ -92,7 +92,7 @@ private:
 // live as long as `params`.
 std::vector<const char*> c_params(const std::vector<std::optional<std::string>>& params);
 
+// capture::quote_ident, for the SQL the replay engine writes.
 std::string quote_ident(const std::string& name);
-std::string quote_literal(const std::string& s);
 
 }  // namespace sqltap::replay::pg
