@@ -1,7 +1,6 @@
 #include "replay/applier.hpp"
 
 #include <algorithm>
-#include <future>
 
 #include "replay/progress.hpp"
 
@@ -187,11 +186,8 @@ std::uint64_t applier::read_progress(pg::connection& c) {
     }
     // A finished sync's hold on the log ends once this applier stands on its
     // position (the engine's purge then follows this applier again).
-    if (auto v = ctx_.log->get_replay(sync_key(opts_.name)); v && parse_sync_mark(*v).done) {
-        std::promise<std::error_code> done;
-        ctx_.log->put_replay(sync_key(opts_.name), "", [&](std::error_code ec, std::uint64_t) { done.set_value(ec); });
-        done.get_future().get();
-    }
+    if (auto v = ctx_.log->get_replay(sync_key(opts_.name)); v && parse_sync_mark(*v).done)
+        store(*ctx_.log, sync_key(opts_.name), "");
     return row.applied_lsn;
 }
 
@@ -522,13 +518,9 @@ void applier::apply_careful(pg::connection& c, const pending& p) {
         }
         for (auto i : p.apply) apply_change_careful(c, p, i, conflicts);
         // Recorded before the COMMIT, under keys that a second attempt rewrites.
-        for (const auto& k : conflicts) {
-            std::promise<std::error_code> done;
-            ctx_.log->put_replay(conflict_key(k.subscriber, k.lsn, k.change), encode(k),
-                                 [&](std::error_code ec, std::uint64_t) { done.set_value(ec); });
-            if (auto ec = done.get_future().get())
+        for (const auto& k : conflicts)
+            if (auto ec = store(*ctx_.log, conflict_key(k.subscriber, k.lsn, k.change), encode(k)))
                 throw pg::error("cannot record a conflict in the change log: " + ec.message(), "XX000");
-        }
         bool stop = std::any_of(conflicts.begin(), conflicts.end(),
                                 [](const conflict_record& k) { return k.resolution == policy::error; });
         c.exec(stop ? "ROLLBACK" : "COMMIT");

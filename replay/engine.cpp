@@ -3,8 +3,6 @@
 #include <future>
 #include <limits>
 
-#include "replay/progress.hpp"
-
 namespace sqltap::replay {
 
 engine::engine(capture::change_log& log, replay_options opts) : log_(log), opts_(std::move(opts)) {

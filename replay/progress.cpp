@@ -1,20 +1,11 @@
 #include "replay/progress.hpp"
 
 #include <algorithm>
-#include <charconv>
 
+#include "replay/state.hpp"
 #include "replay/statements.hpp"
 
 namespace sqltap::replay {
-namespace {
-
-bool number(std::string_view s, std::uint64_t& out) {
-    auto r = std::from_chars(s.data(), s.data() + s.size(), out);
-    return !s.empty() && r.ec == std::errc{} && r.ptr == s.data() + s.size();
-}
-
-}  // namespace
-
 void setup_subscriber(pg::connection& c) {
     for (const auto& sql : setup_sql()) {
         // Two appliers creating the same objects at once may collide; the second try finds them.
@@ -49,12 +40,12 @@ std::optional<snapshot> snapshot::parse(std::string_view text) {
     if (c1 == std::string_view::npos) return std::nullopt;
     auto c2 = text.find(':', c1 + 1);
     if (c2 == std::string_view::npos) return std::nullopt;
-    if (!number(text.substr(0, c1), s.xmin_) || !number(text.substr(c1 + 1, c2 - c1 - 1), s.xmax_)) return std::nullopt;
+    if (!parse_u64(text.substr(0, c1), s.xmin_) || !parse_u64(text.substr(c1 + 1, c2 - c1 - 1), s.xmax_)) return std::nullopt;
     std::string_view rest = text.substr(c2 + 1);
     while (!rest.empty()) {
         auto comma = rest.find(',');
         std::uint64_t x = 0;
-        if (!number(rest.substr(0, comma), x)) return std::nullopt;
+        if (!parse_u64(rest.substr(0, comma), x)) return std::nullopt;
         s.xip_.push_back(x);
         if (comma == std::string_view::npos) break;
         rest.remove_prefix(comma + 1);
@@ -65,23 +56,10 @@ std::optional<snapshot> snapshot::parse(std::string_view text) {
 
 bool snapshot::visible(std::string_view xid) const {
     std::uint64_t x = 0;
-    if (!number(xid, x) || x < 3) return false;  // 0-2: not a transaction's own id
+    if (!parse_u64(xid, x) || x < 3) return false;  // 0-2: not a transaction's own id
     if (x < xmin_) return true;
     if (x >= xmax_) return false;
     return !std::binary_search(xip_.begin(), xip_.end(), x);
-}
-
-std::string sync_key(std::string_view subscriber) { return std::string(sync_prefix) + std::string(subscriber); }
-
-sync_mark parse_sync_mark(std::string_view value) {
-    sync_mark m;
-    auto sp = value.find(' ');
-    if (sp == std::string_view::npos) return m;
-    std::string_view word = value.substr(0, sp);
-    if (!number(value.substr(sp + 1), m.lsn)) return m;
-    m.running = word == "running";
-    m.done = word == "done";
-    return m;
 }
 
 }  // namespace sqltap::replay

@@ -50,15 +50,4 @@ private:
     std::vector<std::uint64_t> xip_;
 };
 
-// The key, beside the log, through which an initial sync tells the replay
-// engine (perhaps in another sqltapd process) that it holds entries from an
-// LSN on ("running <lsn>") and that it finished ("done <lsn>"); empty: none.
-std::string sync_key(std::string_view subscriber);
-inline constexpr std::string_view sync_prefix = "sync/";
-struct sync_mark {
-    bool running = false, done = false;
-    std::uint64_t lsn = 0;
-};
-sync_mark parse_sync_mark(std::string_view value);
-
 }  // namespace sqltap::replay

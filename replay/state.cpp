@@ -1,5 +1,9 @@
 #include "replay/state.hpp"
 
+#include <charconv>
+#include <future>
+
+#include "capture/change_log.hpp"
 #include "capture/codec.hpp"
 #include "capture/table_filter.hpp"
 
@@ -130,6 +134,30 @@ bool decode(std::string_view bytes, subscriber_status& s) {
     s.conflicts = r.varint();
     s.updated_us = r.fixed64();
     return !r.ec;
+}
+
+bool parse_u64(std::string_view s, std::uint64_t& out) {
+    auto r = std::from_chars(s.data(), s.data() + s.size(), out);
+    return !s.empty() && r.ec == std::errc{} && r.ptr == s.data() + s.size();
+}
+
+std::string sync_key(std::string_view subscriber) { return std::string(sync_prefix) + std::string(subscriber); }
+
+sync_mark parse_sync_mark(std::string_view value) {
+    sync_mark m;
+    auto sp = value.find(' ');
+    if (sp == std::string_view::npos) return m;
+    std::string_view word = value.substr(0, sp);
+    if (!parse_u64(value.substr(sp + 1), m.lsn)) return m;
+    m.running = word == "running";
+    m.done = word == "done";
+    return m;
+}
+
+std::error_code store(capture::change_log& log, std::string key, std::string value) {
+    std::promise<std::error_code> done;
+    log.put_replay(std::move(key), std::move(value), [&](std::error_code ec, std::uint64_t) { done.set_value(ec); });
+    return done.get_future().get();
 }
 
 std::string conflict_key(std::string_view subscriber, std::uint64_t lsn, std::uint32_t change) {

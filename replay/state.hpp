@@ -14,10 +14,15 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <utility>
 #include <vector>
 
 #include "capture/record.hpp"
+
+namespace sqltap::capture {
+class change_log;
+}
 
 namespace sqltap::replay {
 
@@ -91,6 +96,23 @@ std::string conflict_key(std::string_view subscriber, std::uint64_t lsn, std::ui
 inline constexpr std::string_view conflict_prefix = "conflict/";
 inline constexpr std::string_view status_prefix = "sub/";
 
+// The key through which an initial sync (perhaps in another sqltapd process)
+// tells the replay engine that it holds the entries after an LSN ("running
+// <lsn>") and that it finished ("done <lsn>"); empty: none.
+std::string sync_key(std::string_view subscriber);
+inline constexpr std::string_view sync_prefix = "sync/";
+struct sync_mark {
+    bool running = false, done = false;
+    std::uint64_t lsn = 0;
+};
+sync_mark parse_sync_mark(std::string_view value);
+
+// Stores key = value beside the log ("replay" database) and waits until it
+// is durable.
+std::error_code store(capture::change_log& log, std::string key, std::string value);
+
 std::int64_t now_us();
+// A whole decimal unsigned number; false for anything else (empty, signs, junk).
+bool parse_u64(std::string_view s, std::uint64_t& out);
 
 }  // namespace sqltap::replay

@@ -32,10 +32,7 @@ struct table_to_copy {
 std::string qualified(const table_to_copy& t) { return pg::quote_ident(t.schema) + "." + pg::quote_ident(t.name); }
 
 void put_mark(capture::change_log& log, const std::string& key, const std::string& value) {
-    std::promise<std::error_code> done;
-    log.put_replay(key, value, [&](std::error_code ec, std::uint64_t) { done.set_value(ec); });
-    if (auto ec = done.get_future().get())
-        throw std::runtime_error("cannot write beside the change log: " + ec.message());
+    if (auto ec = store(log, key, value)) throw std::runtime_error("cannot write beside the change log: " + ec.message());
 }
 
 // A conninfo string for pg_dump's -d: every option of `conninfo` but the
