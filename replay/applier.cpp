@@ -16,13 +16,6 @@ std::vector<capture::value> progress_params(const std::string& subscriber, std::
             std::to_string(epoch)};
 }
 
-std::vector<capture::value> row_of(const pg::result& r) {
-    std::vector<capture::value> row;
-    int n = PQnfields(r.get());
-    for (int i = 0; i < n; ++i) row.push_back(r.value(0, i));
-    return row;
-}
-
 }  // namespace
 
 applier::applier(subscriber_options opts, applier_context ctx)
@@ -579,7 +572,7 @@ void applier::apply_change_careful(pg::connection& c, const pending& p, std::uin
     }
     auto local = run(select_row(rel, k.key, types));
     if (local.rows() > 0) {
-        k.local_row = row_of(local);
+        k.local_row = local.row(0);
         if (k.kind == conflict_kind::update_missing) k.kind = conflict_kind::update_differs;
         if (k.kind == conflict_kind::delete_missing) k.kind = conflict_kind::delete_differs;
     }

@@ -29,6 +29,12 @@ std::string result::message() const {
     return one_line(m ? m : PQresultErrorMessage(r_));
 }
 
+std::vector<std::optional<std::string>> result::row(int row) const {
+    std::vector<std::optional<std::string>> out;
+    for (int i = 0, n = PQnfields(r_); i < n; ++i) out.push_back(value(row, i));
+    return out;
+}
+
 long result::affected() const {
     const char* n = PQcmdTuples(r_);
     return n && *n ? std::atol(n) : 0;

@@ -53,6 +53,7 @@ public:
         if (null(row, col)) return std::nullopt;
         return std::string(PQgetvalue(r_, row, col), PQgetlength(r_, row, col));
     }
+    std::vector<std::optional<std::string>> row(int row) const;  // every column's value(row, …)
     long affected() const;  // rows of an INSERT/UPDATE/DELETE tag
 
 private:

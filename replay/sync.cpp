@@ -13,6 +13,7 @@
 #include <future>
 #include <stdexcept>
 
+#include "capture/catalog.hpp"
 #include "replay/pg.hpp"
 #include "replay/progress.hpp"
 
@@ -181,42 +182,34 @@ std::uint64_t copy_table(pg::connection& pub, pg::connection& sub, const table_t
     return rows;
 }
 
-// The publisher's tables this subscriber takes, with their columns (read in
-// the sync's snapshot).
+// The publisher's tables this subscriber takes, each described (keys, rule)
+// as capture describes it (read in the sync's snapshot).
 std::vector<table_to_copy> tables_to_copy(const sync_options& o, pg::connection& pub) {
     capture::table_filter captured(o.capture_tables, o.capture_exclude);
     capture::table_filter wanted(o.subscriber.tables, o.subscriber.exclude);
-    auto r = pub.exec(
-        "SELECT n.nspname, c.relname, c.relkind::text, a.attname, a.attgenerated <> '',"
-        " coalesce(a.attnum = ANY ((SELECT i.indkey FROM pg_index i WHERE i.indrelid = c.oid"
-        "   AND (i.indisprimary OR i.indisreplident) ORDER BY i.indisprimary DESC LIMIT 1)::int2[]), false)"
-        " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-        " JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped"
-        " WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND c.relpersistence <> 't'"
-        "  AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'sqltap') AND n.nspname NOT LIKE 'pg\\_%'"
-        " ORDER BY n.nspname, c.relname, a.attnum");
+    auto names = pub.exec(
+        "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND c.relpersistence <> 't' AND " +
+        captured.sql_condition("n.nspname::text", "c.relname::text") + " AND " +
+        wanted.sql_condition("n.nspname::text", "c.relname::text") + " ORDER BY 1, 2");
     std::vector<table_to_copy> out;
-    for (int i = 0; i < r.rows(); ++i) {
-        std::string schema = r.text(i, 0), name = r.text(i, 1);
-        if (!captured.captures(schema, name) || !wanted.captures(schema, name)) continue;
-        if (out.empty() || out.back().schema != schema || out.back().name != name) {
-            table_to_copy t;
-            t.schema = schema;
-            t.name = name;
-            t.kind = r.text(i, 2)[0];
-            for (const auto& rule : o.rules)
-                if (rule.schema == schema && rule.table == name) t.filter = rule.filter;
-            out.push_back(std::move(t));
-        }
-        table_to_copy& t = out.back();
-        std::string col = r.text(i, 3);
-        if (r.text(i, 4) == "t") continue;  // generated: the subscriber computes it
-        bool key = r.text(i, 5) == "t";
-        bool listed = true;
+    for (int i = 0; i < names.rows(); ++i) {
+        auto r = pub.exec(capture::table_query({names.text(i, 0), names.text(i, 1)}, {}));
+        std::vector<capture::text_row> rows;
+        for (int k = 0; k < r.rows(); ++k) rows.push_back(r.row(k));
+        auto info = capture::table_from_rows(rows);
+        if (!info) throw std::runtime_error("the publisher's table " + names.text(i, 0) + "." + names.text(i, 1) +
+                                            " cannot be described");
         for (const auto& rule : o.rules)
-            if (rule.schema == schema && rule.table == name && !rule.columns.empty())
-                listed = std::find(rule.columns.begin(), rule.columns.end(), col) != rule.columns.end();
-        if (listed || key) t.columns.push_back(col);
+            if (rule.schema == info->schema && rule.table == info->name) capture::apply_rule(*info, rule);
+        table_to_copy t;
+        t.schema = info->schema;
+        t.name = info->name;
+        t.kind = info->kind;
+        t.filter = info->row_filter;
+        for (const auto& c : info->columns)
+            if (!c.generated) t.columns.push_back(c.name);  // generated: the subscriber computes it
+        out.push_back(std::move(t));
     }
     return out;
 }
