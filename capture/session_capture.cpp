@@ -91,7 +91,10 @@ void session_capture::state::settle(commit_ticket& t) {
         return;
     }
     eng->log().resolve(t.lsn, *t.committed, [](std::error_code, std::uint64_t) {});
-    if (*t.committed) eng->counters().transactions.fetch_add(1, std::memory_order_relaxed);
+    if (*t.committed) {
+        eng->counters().transactions.fetch_add(1, std::memory_order_relaxed);
+        eng->counters().changes.fetch_add(t.changes, std::memory_order_relaxed);
+    }
 }
 
 void session_capture::state::reset_txn() {
@@ -353,6 +356,7 @@ commit_decision session_capture::state::decide_commit(std::vector<uncaptured_wri
     auto ticket = d.ticket;
     ticket->appended = false;
     ticket->gid = std::move(gid);
+    ticket->changes = t.changes.size();
     eng->log().append_in_doubt(std::move(t), [self = shared_from_this(), ticket](std::error_code ec, std::uint64_t lsn) {
         asio::post(self->ex, [self, ticket, ec, lsn] {
             ticket->failed = bool(ec);
@@ -524,6 +528,7 @@ void session_capture::state::on_ready(request& r) {
         t.xid = xid.empty() ? "0" : xid;
         t.database = ctx.database;
         t.origin = origin_of(ctx);
+        eng->counters().changes.fetch_add(t.changes.size(), std::memory_order_relaxed);
         eng->log().append_committed(std::move(t), [](std::error_code, std::uint64_t) {});
         eng->counters().transactions.fetch_add(1, std::memory_order_relaxed);
     }

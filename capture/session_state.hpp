@@ -159,6 +159,7 @@ struct commit_ticket {
     std::optional<bool> committed;
     bool resolved = false;
     std::string gid;  // PREPARE TRANSACTION: stays in doubt until COMMIT PREPARED
+    std::size_t changes = 0;  // in the entry (the counters)
 };
 
 struct mark {  // a savepoint, for the write-count segments

@@ -92,6 +92,18 @@ constexpr key_spec keys[] = {
      "with that origin, so that they are never sent back (two-way replication)."},
     {"replay", "keep", vt::duration, "0s", true, "",
      "Entries every subscriber has applied are purged from the log once they are this old."},
+    {"admin", "listen", vt::address_list, "", false, "",
+     "Address of the HTTP endpoint serving /metrics (Prometheus text format) and /health, "
+     "as host:port. Empty: no HTTP endpoint."},
+    {"admin", "users", vt::string, "", true, "",
+     "Users allowed on the admin console: comma-separated names. They connect to the "
+     "virtual database 'sqltap' on a [proxy] listen address (psql -h HOST -p PORT -U USER "
+     "sqltap) and log in with their publisher password, checked by the publisher against "
+     "auth_database. Empty: no console (a database named sqltap is then forwarded as any "
+     "other)."},
+    {"admin", "auth_database", vt::string, "postgres", true, "",
+     "The publisher database console logins are checked against (the user needs CONNECT "
+     "on it)."},
     // [subscriber.NAME]: one section per subscriber.
     {"subscriber", "conninfo", vt::secret, "", false, "",
      "libpq connection string (or URI) of the subscriber database. Required."},
@@ -330,6 +342,7 @@ std::string type_problem(const key_spec& k, const std::string& v) {
             return "one of " + choices;
         }
         case vt::address_list: {
+            if (trim(v).empty() && k.default_value.empty()) return "";  // optional: off
             std::vector<host_port> hp;
             std::string why;
             return parse_host_port_list(v, hp, why) ? "" : "host:port[, host:port…] (" + why + ")";
@@ -386,7 +399,7 @@ load_result load_text(std::string_view text, const std::string& name) {
     };
 
     std::map<std::pair<std::string, std::string>, entry> values;
-    std::string section;
+    std::string section, section_label;
     table_rule* table_section = nullptr;  // in a [table SCHEMA.TABLE] section
     table_rule ignored_table;             // a malformed one's keys go here
     subscriber_settings* sub_section = nullptr;  // in a [subscriber.NAME] section
@@ -406,6 +419,7 @@ load_result load_text(std::string_view text, const std::string& name) {
             }
             std::string inside = trim(std::string_view(line).substr(1, line.size() - 2));
             section = lower(inside);
+            section_label = section.rfind("table ", 0) == 0 ? "table " + trim(std::string_view(inside).substr(5)) : section;
             table_section = nullptr;
             sub_section = nullptr;
             sub_keys_seen.clear();
@@ -482,6 +496,7 @@ load_result load_text(std::string_view text, const std::string& name) {
         }
         if (value.size() >= 2 && value.front() == '"' && value.back() == '"')
             value = value.substr(1, value.size() - 2);
+        if (!section.empty()) res.values.file_values.push_back({section_label, key, value, line_no});
         if (sub_section) {
             subscriber(*sub_section, key, value, line_no, sub_keys_seen, add);
             continue;
@@ -599,6 +614,23 @@ load_result load_text(std::string_view text, const std::string& name) {
     s.capture.reject_uncaptured = get("capture", "uncaptured", line) == "reject";
     parse_size(get("capture", "max_log_size", line), s.capture.max_log_size);
     parse_bool(get("capture", "before_images", line), s.capture.before_images);
+    parse_host_port_list(get("admin", "listen", line), s.admin.listen, why);
+    if (s.admin.listen.size() > 1) add(line, "[admin] listen takes one host:port");
+    {
+        std::stringstream items(get("admin", "users", line));
+        std::string item;
+        while (std::getline(items, item, ',')) {
+            item = trim(item);
+            if (item.empty()) continue;
+            if (item.find_first_of(" \t\"'") != std::string::npos)
+                add(line, "[admin] users: '" + item + "' is not a user name");
+            else
+                s.admin.users.push_back(item);
+        }
+    }
+    s.admin.auth_database = get("admin", "auth_database", line);
+    if (!s.admin.users.empty() && s.admin.auth_database.empty())
+        add(line, "[admin] auth_database must name a database when [admin] users is set");
     s.replay.node_name = get("replay", "node_name", line);
     if (s.replay.node_name.empty() || s.replay.node_name.find_first_of(" \t/") != std::string::npos)
         add(line, "[replay] node_name must be a non-empty name without spaces or '/'");

@@ -98,9 +98,29 @@ struct replay_settings {
     std::vector<subscriber_settings> subscribers;
 };
 
+struct admin_settings {
+    std::vector<host_port> listen;   // the HTTP endpoint (/metrics, /health); empty: none
+    std::vector<std::string> users;  // console users; empty: no console
+    std::string auth_database = "postgres";
+    bool console_user(std::string_view u) const {
+        for (const auto& x : users)
+            if (x == u) return true;
+        return false;
+    }
+};
+
+// One "key = value" line as the file said it ([admin] SHOW CONFIG).
+struct file_value {
+    std::string section;  // "proxy", "subscriber.NAME", "table SCHEMA.TABLE"
+    std::string key, value;
+    int line = 0;
+};
+
 struct settings {
     std::string path;  // the file they came from
+    std::vector<file_value> file_values;
     proxy_settings proxy;
+    admin_settings admin;
     publisher_settings publisher;
     capture_settings capture;
     replay_settings replay;

@@ -7,6 +7,8 @@
 #include <iostream>
 #include <string>
 
+#include "admin/console.hpp"
+#include "admin/http.hpp"
 #include "capture/engine.hpp"
 #include "capture/session_capture.hpp"
 #include "replay/engine.hpp"
@@ -164,6 +166,14 @@ int replay_only(const sqltap::config::settings& s) {
     sqltap::log::info("sqltapd ", SQLTAP_VERSION, " replaying ", s.capture.log_dir, " to ", s.replay.subscribers.size(),
                       " subscriber(s); the proxy is off");
     auto replay = start_replay(s, *log);
+    std::unique_ptr<sqltap::admin::http_server> http;
+    if (!s.admin.listen.empty()) {
+        sqltap::admin::sources src;
+        src.log = log.get();
+        src.replay = replay.get();
+        src.settings = [s] { return s; };
+        http = std::make_unique<sqltap::admin::http_server>(s.admin.listen.front(), src);
+    }
     for (;;) {
         int sig = 0;
         sigwait(&set, &sig);
@@ -174,6 +184,7 @@ int replay_only(const sqltap::config::settings& s) {
         sqltap::log::info("stopping (signal ", sig, ")");
         break;
     }
+    http.reset();
     replay.reset();
     return 0;
 }
@@ -257,6 +268,24 @@ int main(int argc, char** argv) {
         }
         auto replay = log ? start_replay(loaded.values, *log) : nullptr;
         sqltap::proxy::server srv(loaded.values);
+        sqltap::admin::sources src;
+        src.proxy = srv.shared();
+        src.capture = capture;
+        src.log = log;
+        src.replay = replay.get();
+        src.settings = [sh = srv.shared()] { return sh->current()->settings; };
+        src.reload = [&srv] { return srv.reload(); };
+        // The console lives in shared_state: it holds that weakly (no cycle).
+        auto console_src = src;
+        console_src.proxy.reset();
+        srv.shared()->console = [console_src, weak = std::weak_ptr(srv.shared())](const std::string& sql) {
+            auto here = console_src;
+            here.proxy = weak.lock();
+            return sqltap::admin::answer(here, sql);
+        };
+        std::unique_ptr<sqltap::admin::http_server> http;
+        if (!loaded.values.admin.listen.empty())
+            http = std::make_unique<sqltap::admin::http_server>(loaded.values.admin.listen.front(), src);
         if (capture) {
             srv.shared()->filter_factory = [capture](const sqltap::proxy::session_info& s)
                 -> std::unique_ptr<sqltap::proxy::traffic_filter> {

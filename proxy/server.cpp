@@ -147,30 +147,38 @@ awaitable<void> server::drain(std::chrono::milliseconds timeout) {
     main_ctx_.stop();
 }
 
-void server::reload() {
+std::string server::reload() {
+    std::lock_guard serial(reload_mu_);
     auto old = shared_->current();
     auto res = config::load_file(old->settings.path);
+    std::string first_error;
     for (const auto& p : res.problems) {
         std::string where = p.file + (p.line ? ":" + std::to_string(p.line) : "");
-        if (p.warning) log::warning(where, ": ", p.message);
-        else log::error(where, ": ", p.message);
+        if (p.warning) {
+            log::warning(where, ": ", p.message);
+        } else {
+            log::error(where, ": ", p.message);
+            if (first_error.empty()) first_error = where + ": " + p.message;
+        }
     }
     if (!res.ok()) {
-        log::error("SIGHUP: configuration not reloaded; the previous one stays in force");
-        return;
+        log::error("reload: configuration not reloaded; the previous one stays in force");
+        return "configuration not reloaded (" + first_error + "); the previous one stays in force";
     }
     try {
         auto rt = runtime::build(res.values);
         if (!(res.values.proxy.listen == old->settings.proxy.listen))
-            log::warning("SIGHUP: [proxy] listen changes take effect only after a restart");
+            log::warning("reload: [proxy] listen changes take effect only after a restart");
         if (res.values.proxy.io_threads != old->settings.proxy.io_threads)
-            log::warning("SIGHUP: [proxy] io_threads changes take effect only after a restart");
+            log::warning("reload: [proxy] io_threads changes take effect only after a restart");
         log::level lvl;
         if (log::parse_level(res.values.proxy.log_level, lvl)) log::set_level(lvl);
         shared_->replace(std::move(rt));
-        log::info("SIGHUP: configuration reloaded from ", old->settings.path);
+        log::info("reload: configuration reloaded from ", old->settings.path);
+        return "";
     } catch (const std::exception& e) {
-        log::error("SIGHUP: configuration not reloaded: ", e.what());
+        log::error("reload: configuration not reloaded: ", e.what());
+        return std::string("configuration not reloaded: ") + e.what();
     }
 }
 

@@ -6,6 +6,8 @@
 //   SIGINT   close every session now and exit
 //   SIGHUP   re-read the configuration; reloadable keys apply to new sessions
 #include <memory>
+#include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -25,12 +27,14 @@ public:
     void stop();
     const std::vector<tcp::endpoint>& endpoints() const { return endpoints_; }
     std::shared_ptr<shared_state> shared() const { return shared_; }
+    // Re-reads the configuration file (SIGHUP, the console's RELOAD); returns
+    // "" or why the configuration in force stays. Thread-safe.
+    std::string reload();
 
 private:
     awaitable<void> accept_loop(tcp::acceptor& acceptor);
     awaitable<void> handle_signals();
     awaitable<void> drain(std::chrono::milliseconds timeout);
-    void reload();
     void close_listeners();
 
     std::shared_ptr<shared_state> shared_;
@@ -43,6 +47,7 @@ private:
     asio::signal_set signals_;
     std::size_t next_worker_ = 0;
     bool stopping_ = false;
+    std::mutex reload_mu_;
 };
 
 }  // namespace sqltap::proxy

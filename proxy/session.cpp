@@ -67,6 +67,7 @@ session::session(tcp::socket client, std::shared_ptr<shared_state> shared)
       srd_(rt_->settings.proxy.max_message_size),
       started_(std::chrono::steady_clock::now()) {
     peer_ = endpoint_text(client_.lowest());
+    view_ = std::make_shared<session_view>(peer_);
 }
 
 session::~session() {
@@ -83,7 +84,7 @@ void session::start(tcp::socket client, std::shared_ptr<shared_state> shared) {
         asio::post(ex, [weak] {
             if (auto s = weak.lock()) s->close_now();
         });
-    });
+    }, s->view_);
     asio::co_spawn(ex, s->run(), [s](std::exception_ptr e) {
         if (!e) return;
         try {
@@ -117,12 +118,36 @@ awaitable<void> session::run() {
     });
 
     bool ok = co_await read_startup();
+    const auto& admin = rt_->settings.admin;
+    if (ok && startup_.database() == "sqltap" && !admin.users.empty() && shared_->console) {
+        // The console: the publisher checks the password (against
+        // auth_database), then sqltapd answers the statements itself.
+        console_ = true;
+        if (!admin.console_user(startup_.user())) {
+            co_await fail(sqlstate::invalid_authorization,
+                          "user \"" + std::string(startup_.user()) + "\" may not use the sqltap admin console",
+                          "The console's users are listed in [admin] users.");
+            ok = false;
+        } else {
+            bool replaced = false;
+            for (auto& [k, v] : startup_.parameters)
+                if (k == "database") v = admin.auth_database, replaced = true;
+            if (!replaced) startup_.parameters.emplace_back("database", admin.auth_database);
+        }
+    }
     if (ok) ok = co_await connect_publisher();
     if (ok) ok = co_await authenticate();
     if (ok) ok = co_await finish_login();
     login.disarm();
-    if (ok && !closing_) {
+    if (ok && !closing_ && console_) {
         logged_in_ = true;
+        view_->logged_in(std::string(startup_.user()), "sqltap", "", client_.is_tls(), "console");
+        co_await console();
+    } else if (ok && !closing_) {
+        logged_in_ = true;
+        view_->logged_in(std::string(startup_.user()), std::string(startup_.database()),
+                         startup_.find("application_name") ? *startup_.find("application_name") : std::string(),
+                         client_.is_tls(), "active");
         if (shared_->filter_factory) {
             session_info info{ex_, std::string(startup_.database()), std::string(startup_.user()),
                               startup_.find("application_name") ? *startup_.find("application_name") : std::string()};
@@ -140,9 +165,9 @@ void session::log_end() {
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
                                                                     started_).count();
     log::info("session end: client=", peer_, " user=", startup_.user(),
-              " database=", startup_.database(), " duration=", ms / 1000, ".",
-              (ms % 1000) / 100, (ms % 100) / 10, ms % 10, "s bytes_in=", bytes_from_client_,
-              " bytes_out=", bytes_from_server_, " reason=", end_reason_);
+              " database=", console_ ? std::string_view("sqltap (console)") : startup_.database(), " duration=", ms / 1000, ".",
+              (ms % 1000) / 100, (ms % 100) / 10, ms % 10, "s bytes_in=", view_->bytes_in.load(),
+              " bytes_out=", view_->bytes_out.load(), " reason=", end_reason_);
 }
 
 awaitable<bool> session::send(pg_stream& s, const byte_buffer& b) {
@@ -190,7 +215,9 @@ awaitable<std::optional<byte_buffer>> session::read_frame(pg_stream& s, protocol
             co_return std::nullopt;
         }
         rd.commit(n);
-        (dir == sender::frontend ? bytes_from_client_ : bytes_from_server_) += n;
+        (dir == sender::frontend ? view_->bytes_in : view_->bytes_out).fetch_add(n, std::memory_order_relaxed);
+        (dir == sender::frontend ? shared_->stats.bytes_from_clients : shared_->stats.bytes_from_publisher)
+            .fetch_add(n, std::memory_order_relaxed);
     }
 }
 
@@ -216,7 +243,8 @@ awaitable<bool> session::read_startup() {
                 co_return false;
             }
             crd_.commit(n);
-            bytes_from_client_ += n;
+            view_->bytes_in.fetch_add(n, std::memory_order_relaxed);
+            shared_->stats.bytes_from_clients.fetch_add(n, std::memory_order_relaxed);
             continue;
         }
         switch (protocol::classify(*f)) {
@@ -701,7 +729,7 @@ awaitable<void> session::pump(pg_stream& from, pg_stream& to, protocol::frame_re
                               sender dir, pump_result& result) {
     auto& total_counter = dir == sender::frontend ? shared_->stats.bytes_from_clients
                                                   : shared_->stats.bytes_from_publisher;
-    std::uint64_t& session_counter = dir == sender::frontend ? bytes_from_client_ : bytes_from_server_;
+    auto& session_counter = dir == sender::frontend ? view_->bytes_in : view_->bytes_out;
     const std::size_t max_body = rd.max_message_size();
     byte_buffer out, replacement;
     std::size_t streaming = 0;  // bytes of a passing-through message still to come
@@ -743,6 +771,10 @@ awaitable<void> session::pump(pg_stream& from, pg_stream& to, protocol::frame_re
                 protocol::frame f{tag, buf.subspan(pos + protocol::header_size, total - protocol::header_size),
                                   buf.subspan(pos, total)};
                 if (dir == sender::frontend) {
+                    if (tag == protocol::frontend::query || tag == protocol::frontend::execute) {
+                        view_->queries.fetch_add(1, std::memory_order_relaxed);
+                        shared_->stats.queries.fetch_add(1, std::memory_order_relaxed);
+                    }
                     if (auto verr = protocol::validate(sender::frontend, tag, f.body)) {
                         result.protocol_error = true;
                         result.what = std::string("invalid ") + protocol::message_name(sender::frontend, tag) +
@@ -813,7 +845,7 @@ awaitable<void> session::pump(pg_stream& from, pg_stream& to, protocol::frame_re
         std::size_t n = co_await from.read_some(asio::buffer(space.data(), space.size()), ec);
         if (ec) co_return;
         rd.commit(n);
-        session_counter += n;
+        session_counter.fetch_add(n, std::memory_order_relaxed);
         total_counter.fetch_add(n, std::memory_order_relaxed);
     }
 }

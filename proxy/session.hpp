@@ -44,6 +44,8 @@ private:
     awaitable<bool> terminate_scram(const struct auth_entry& user);
     awaitable<bool> finish_login();
     awaitable<void> relay();
+    // The admin console ([admin] users, database "sqltap") after login.
+    awaitable<void> console();
     awaitable<void> pump(pg_stream& from, pg_stream& to, protocol::frame_reader& rd,
                          protocol::sender dir, pump_result& result);
 
@@ -67,7 +69,8 @@ private:
     std::uint64_t registry_id_ = 0;
     std::optional<cancel_map::client_key> cancel_key_;
     std::unique_ptr<traffic_filter> filter_;
-    std::uint64_t bytes_from_client_ = 0, bytes_from_server_ = 0;
+    std::shared_ptr<session_view> view_;  // bytes, queries; what the console shows
+    bool console_ = false;
     std::string end_reason_ = "client disconnected";
     bool logged_in_ = false;
     bool closing_ = false;

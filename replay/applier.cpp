@@ -92,7 +92,38 @@ void applier::set_state(state s, const std::string& message) {
 
 bool applier::sleep_for(std::chrono::milliseconds d) {
     std::unique_lock lock(mu_);
-    cv_.wait_for(lock, d, [&] { return stopping_ || status_.st == state::stale; });
+    cv_.wait_for(lock, d, [&] { return stopping_ || status_.st == state::stale || paused_ || kick_; });
+    kick_ = false;
+    return !stopping_;
+}
+
+void applier::pause() {
+    {
+        std::lock_guard lock(mu_);
+        paused_ = true;
+    }
+    cv_.notify_all();
+}
+
+void applier::resume() {
+    {
+        std::lock_guard lock(mu_);
+        paused_ = false;
+        kick_ = true;
+    }
+    cv_.notify_all();
+}
+
+bool applier::wait_while_paused() {
+    {
+        std::lock_guard lock(mu_);
+        if (!paused_ || stopping_) return !stopping_;
+    }
+    set_state(state::paused, "paused by the admin console (RESUME SUBSCRIBER " + opts_.name + ")");
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return stopping_ || !paused_; });
+    kick_ = false;
+    if (status_.st == state::paused) status_.st = state::starting, status_.message.clear();
     return !stopping_;
 }
 
@@ -121,6 +152,10 @@ void applier::run() {
     int attempt = 0;
     for (;;) {
         if (!wait_for_sync()) break;
+        if (!wait_while_paused()) break;
+        // A new connection: nothing is prepared on it yet.
+        prepared_.clear();
+        types_.clear();
         try {
             pg::connection c(opts_.conninfo, "sqltap-replay/" + ctx_.node_name);
             attempt = 0;
@@ -128,10 +163,16 @@ void applier::run() {
             break;  // stopping
         } catch (const stop_applying& e) {
             set_state(state::error, e.what());
-            // Stays stopped until sqltapd restarts (or the console resumes it).
+            // Stays stopped until sqltapd restarts or the console resumes it.
             std::unique_lock lock(mu_);
-            cv_.wait(lock, [&] { return stopping_; });
-            break;
+            cv_.wait(lock, [&] { return stopping_ || kick_ || paused_; });
+            if (stopping_) break;
+            kick_ = false;
+            attempt = 0;
+            continue;
+        } catch (const pause_requested&) {
+            attempt = 0;
+            continue;
         } catch (const sync_running& e) {
             set_state(state::syncing, e.what());
             attempt = 0;
@@ -142,8 +183,6 @@ void applier::run() {
         } catch (const std::exception& e) {
             set_state(state::error, e.what());
         }
-        prepared_.clear();
-        types_.clear();
         // Exponential backoff: 1 s, 2 s, 4 s, … up to retry_max.
         auto delay = std::chrono::milliseconds(1000) * (1LL << std::min(attempt, 16));
         ++attempt;
@@ -205,6 +244,7 @@ void applier::session(pg::connection& c) {
         {
             std::lock_guard lock(mu_);
             if (stopping_ || status_.st == state::stale) return;
+            if (paused_) throw pause_requested("paused");
         }
         std::uint64_t end = ctx_.log->wait_visible(read_pos, std::chrono::milliseconds(200));
         // The lag: positions behind, and the age of the oldest entry not applied.

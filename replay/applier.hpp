@@ -51,6 +51,11 @@ public:
     const subscriber_options& options() const noexcept { return opts_; }
     // Stops applying for good (the log no longer holds what it needs).
     void mark_stale(const std::string& why);
+    // The admin console: pause stops applying after the current batch (the
+    // state shows paused) until resume; resume also retries at once a
+    // subscriber that is offline or stopped in error.
+    void pause();
+    void resume();
 
 private:
     struct pending {
@@ -67,6 +72,10 @@ private:
     struct sync_running : std::runtime_error {
         using std::runtime_error::runtime_error;
     };
+    struct pause_requested : std::runtime_error {
+        using std::runtime_error::runtime_error;
+    };
+    bool wait_while_paused();  // false when stopping
 
     void run();
     bool wait_for_sync();  // while stale; false when stopping
@@ -98,6 +107,8 @@ private:
     mutable std::mutex mu_;
     std::condition_variable cv_;
     bool stopping_ = false;
+    bool paused_ = false;
+    bool kick_ = false;  // resume(): end the current wait now
     subscriber_status status_;
     std::thread thread_;
 };

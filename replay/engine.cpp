@@ -29,11 +29,44 @@ engine::~engine() {
     housekeeping();  // the last states, as they ended
 }
 
+bool engine::pause(const std::string& name) {
+    for (auto& a : appliers_)
+        if (a->options().name == name) {
+            a->pause();
+            return true;
+        }
+    return false;
+}
+
+bool engine::resume(const std::string& name) {
+    for (auto& a : appliers_)
+        if (a->options().name == name) {
+            a->resume();
+            return true;
+        }
+    return false;
+}
+
 std::vector<subscriber_status> engine::statuses() const {
     std::vector<subscriber_status> out;
     std::lock_guard lock(mu_);
     for (const auto& a : appliers_) {
         auto s = a->status();
+        // An applier that is not applying does not update its lag: the log
+        // tells it (paused, offline and stopped subscribers fall behind).
+        if (s.st != state::streaming && s.st != state::catching_up) {
+            std::uint64_t end = log_.visible_end();
+            s.end_lsn = end - 1;
+            s.lag_entries = end - 1 > s.applied_lsn ? end - 1 - s.applied_lsn : 0;
+            s.lag_seconds = 0;
+            if (s.lag_entries)
+                log_.read(s.applied_lsn + 1, end, [&](std::uint64_t lsn, std::string_view bytes) {
+                    capture::transaction t;
+                    t.lsn = lsn;
+                    if (!capture::decode(bytes, t)) s.lag_seconds = std::max(0.0, double(now_us() - t.commit_time_us) / 1e6);
+                    return false;
+                });
+        }
         auto it = rates_.find(s.name);
         if (it != rates_.end()) {
             s.txn_rate = it->second.txn_rate;

@@ -39,6 +39,9 @@ public:
     engine& operator=(const engine&) = delete;
 
     std::vector<subscriber_status> statuses() const;
+    // The admin console's PAUSE/RESUME SUBSCRIBER; false: no such subscriber.
+    bool pause(const std::string& name);
+    bool resume(const std::string& name);
     // One round of housekeeping now (tests); the engine's thread runs it every interval.
     void housekeeping();
 
