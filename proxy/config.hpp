@@ -149,6 +149,9 @@ bool parse_bool(std::string_view s, bool& out) noexcept;
 bool parse_host_port_list(std::string_view s, std::vector<host_port>& out, std::string& why);
 std::string_view to_string(sslmode m) noexcept;
 
+// docs/configuration.md, generated from schema() (sqltapd --config-reference).
+std::string reference_markdown();
+
 // The nearest schema key to an unknown one, for "did you mean" hints.
 std::string suggest_key(std::string_view section, std::string_view key);
 

@@ -39,6 +39,8 @@ const char* usage =
     "                           from the publisher (creating missing ones), consistent\n"
     "                           with a log position, while the workload goes on; its\n"
     "                           applier (in a running sqltapd too) continues from there\n"
+    "      --config-reference   print the reference of every configuration key\n"
+    "                           (Markdown; docs/configuration.md is this output)\n"
     "  -h, --help               show this help\n"
     "  -V, --version            show the version\n"
     "\n"
@@ -198,6 +200,10 @@ int main(int argc, char** argv) {
         std::string a = argv[i];
         if (a == "-h" || a == "--help") {
             std::fputs(usage, stdout);
+            return 0;
+        }
+        if (a == "--config-reference") {
+            std::fputs(sqltap::config::reference_markdown().c_str(), stdout);
             return 0;
         }
         if (a == "-V" || a == "--version") {
