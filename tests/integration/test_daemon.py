@@ -194,6 +194,55 @@ class CommandLineTest(harness.TestCase):
                     r = harness.run([harness.SQLTAPD, "--check-config", os.path.join(conf_dir, name)], check=False)
                     self.assertEqual(r.returncode, 0, r.stderr)
 
+    def test_configuration_reference_is_current(self):
+        """docs/configuration.md is what the schema generates, and names every key."""
+        r = harness.run([harness.SQLTAPD, "--config-reference"])
+        path = os.path.join(os.path.dirname(__file__), "../../docs/configuration.md")
+        with open(path) as f:
+            self.assertEqual(f.read(), r.stdout,
+                             "docs/configuration.md is stale: regenerate it with sqltapd --config-reference")
+        for key in ("### `listen`", "### `durability`", "### `users`", "### `conninfo`", "### `filter`"):
+            self.assertIn(key, r.stdout)
+
+    def test_install_puts_everything_in_place(self):
+        """cmake --install: binaries (each with --help and --version), the
+        configuration, the examples, the systemd unit and the man pages."""
+        import shutil
+        import tempfile
+        prefix = tempfile.mkdtemp(prefix="sqltap-install-")
+        try:
+            harness.run(["cmake", "--install", harness.BUILD_DIR, "--prefix", prefix])
+            want = ["bin/sqltapd", "bin/sqltap-dump", "etc/sqltap/sqltap.conf", "lib/systemd/system/sqltapd.service",
+                    "share/man/man8/sqltapd.8", "share/man/man1/sqltap-dump.1", "share/doc/sqltap/configuration.md"]
+            want += [f"share/doc/sqltap/examples/{n}" for n in sorted(os.listdir(os.path.join(
+                os.path.dirname(__file__), "../../conf"))) if n.endswith(".conf")]
+            for rel in want:
+                self.assertTrue(os.path.isfile(os.path.join(prefix, rel)), rel)
+            self.assertEqual(os.stat(os.path.join(prefix, "etc/sqltap/sqltap.conf")).st_mode & 0o077, 0)
+            for binary in ("sqltapd", "sqltap-dump"):
+                path = os.path.join(prefix, "bin", binary)
+                r = harness.run([path, "--help"])
+                self.assertIn("Usage: " + binary, r.stdout)
+                r = harness.run([path, "--version"])
+                self.assertRegex(r.stdout, rf"^{binary} \d+\.\d+\.\d+")
+            unit = open(os.path.join(prefix, "lib/systemd/system/sqltapd.service")).read()
+            # (with the paths of the configured CMAKE_INSTALL_PREFIX, as packagers set it)
+            self.assertRegex(unit, r"\nExecStart=/\S*/bin/sqltapd --config /\S*etc/sqltap/sqltap\.conf\n")
+            self.assertNotIn("@", unit)
+            for page in ("man8/sqltapd.8", "man1/sqltap-dump.1"):
+                r = subprocess.run(["man", "--warnings", "-l", os.path.join(prefix, "share/man", page)],
+                                   capture_output=True, text=True, env=dict(os.environ, MANPAGER="cat", MANWIDTH="80"))
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertEqual(r.stderr.strip(), "", page)
+                self.assertIn("SYNOPSIS", r.stdout)
+                self.assertNotIn("@", r.stdout.split("SEE ALSO")[0].replace("@PROJECT", ""))
+            # The installed configuration is valid as it stands.
+            r = harness.run([os.path.join(prefix, "bin/sqltapd"), "--check-config",
+                             os.path.join(prefix, "etc/sqltap/sqltap.conf")], check=False)
+            self.assertEqual(r.returncode, 0, r.stderr)
+        finally:
+            shutil.rmtree(prefix, ignore_errors=True)
+
 
 if __name__ == "__main__":
     harness.main()
