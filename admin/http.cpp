@@ -6,6 +6,7 @@
 #include "admin/metrics.hpp"
 #include "proxy/deadline.hpp"
 #include "proxy/log.hpp"
+#include "proxy/server.hpp"
 
 namespace sqltap::admin {
 namespace {
@@ -23,21 +24,8 @@ std::string response(int code, std::string_view reason, std::string_view type, c
 }  // namespace
 
 http_server::http_server(const config::host_port& at, sources src)
-    : src_(std::move(src)), ctx_(1), acceptor_(ctx_) {
-    boost::system::error_code ec;
-    tcp::resolver resolver(ctx_);
-    auto results = resolver.resolve(at.host, std::to_string(at.port), tcp::resolver::passive, ec);
-    if (ec || results.empty())
-        throw std::runtime_error("[admin] listen: cannot resolve " + at.host + ": " + ec.message());
-    auto ep = results.begin()->endpoint();
-    acceptor_.open(ep.protocol(), ec);
-    if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
-    if (!ec) acceptor_.bind(ep, ec);
-    if (!ec) acceptor_.listen(64, ec);
-    if (ec)
-        throw std::runtime_error("[admin] listen: cannot listen on " + at.host + ":" + std::to_string(at.port) + ": " +
-                                 ec.message());
-    endpoint_ = acceptor_.local_endpoint();
+    : src_(std::move(src)), ctx_(1), acceptor_(proxy::listen_on(ctx_, at, "[admin] listen")) {
+    endpoint_ = acceptor_->local_endpoint();
     asio::co_spawn(ctx_, accept_loop(), asio::detached);
     thread_ = std::thread([this] { ctx_.run(); });
     log::info("metrics on http://", endpoint_.address().to_string(), ":", endpoint_.port(), "/metrics");
@@ -46,7 +34,7 @@ http_server::http_server(const config::host_port& at, sources src)
 http_server::~http_server() {
     asio::post(ctx_, [this] {
         boost::system::error_code ignored;
-        acceptor_.close(ignored);
+        acceptor_->close(ignored);
         ctx_.stop();
     });
     if (thread_.joinable()) thread_.join();
@@ -55,9 +43,9 @@ http_server::~http_server() {
 awaitable<void> http_server::accept_loop() {
     for (;;) {
         boost::system::error_code ec;
-        tcp::socket s = co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+        tcp::socket s = co_await acceptor_->async_accept(asio::redirect_error(asio::use_awaitable, ec));
         if (ec) {
-            if (!acceptor_.is_open()) co_return;
+            if (!acceptor_->is_open()) co_return;
             asio::steady_timer t(ctx_, std::chrono::milliseconds(100));
             co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
             continue;

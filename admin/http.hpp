@@ -24,7 +24,7 @@ private:
 
     sources src_;
     asio::io_context ctx_;
-    tcp::acceptor acceptor_;
+    std::unique_ptr<tcp::acceptor> acceptor_;
     tcp::endpoint endpoint_;
     std::thread thread_;
 };

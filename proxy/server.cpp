@@ -7,6 +7,24 @@
 
 namespace sqltap::proxy {
 
+std::unique_ptr<tcp::acceptor> listen_on(asio::io_context& ctx, const config::host_port& at, std::string_view what) {
+    boost::system::error_code ec;
+    tcp::resolver resolver(ctx);
+    auto results = resolver.resolve(at.host, std::to_string(at.port), tcp::resolver::passive, ec);
+    if (ec || results.empty())
+        throw std::runtime_error("cannot resolve " + std::string(what.empty() ? "listen address" : what) + " " + at.host +
+                                 ": " + ec.message());
+    auto ep = results.begin()->endpoint();
+    auto a = std::make_unique<tcp::acceptor>(ctx);
+    a->open(ep.protocol(), ec);
+    if (!ec) a->set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec) a->bind(ep, ec);
+    if (!ec) a->listen(asio::socket_base::max_listen_connections, ec);
+    if (ec)
+        throw std::runtime_error("cannot listen on " + (what.empty() ? std::string() : std::string(what) + " ") + at.host + ":" + std::to_string(at.port) + ": " + ec.message());
+    return a;
+}
+
 server::server(const config::settings& s)
     : shared_(std::make_shared<shared_state>(runtime::build(s))), signals_(main_ctx_) {
     log::level lvl;
@@ -19,22 +37,8 @@ server::server(const config::settings& s)
     }
 
     for (const auto& hp : s.proxy.listen) {
-        boost::system::error_code ec;
-        tcp::resolver resolver(main_ctx_);
-        auto results = resolver.resolve(hp.host, std::to_string(hp.port), tcp::resolver::passive, ec);
-        if (ec || results.empty())
-            throw std::runtime_error("cannot resolve listen address " + hp.host + ": " + ec.message());
-        auto ep = results.begin()->endpoint();
-        auto a = std::make_unique<tcp::acceptor>(main_ctx_);
-        a->open(ep.protocol(), ec);
-        if (!ec) a->set_option(tcp::acceptor::reuse_address(true), ec);
-        if (!ec) a->bind(ep, ec);
-        if (!ec) a->listen(asio::socket_base::max_listen_connections, ec);
-        if (ec)
-            throw std::runtime_error("cannot listen on " + hp.host + ":" + std::to_string(hp.port) +
-                                     ": " + ec.message());
-        endpoints_.push_back(a->local_endpoint());
-        acceptors_.push_back(std::move(a));
+        acceptors_.push_back(listen_on(main_ctx_, hp));
+        endpoints_.push_back(acceptors_.back()->local_endpoint());
     }
     signals_.add(SIGTERM);
     signals_.add(SIGINT);

@@ -17,6 +17,11 @@
 
 namespace sqltap::proxy {
 
+// An acceptor listening on host:port; throws std::runtime_error saying which
+// address could not be used (`what` names the setting, e.g. "[admin] listen").
+std::unique_ptr<tcp::acceptor> listen_on(asio::io_context& ctx, const config::host_port& at,
+                                         std::string_view what = {});
+
 class server {
 public:
     // Throws std::runtime_error when the configuration cannot be used.

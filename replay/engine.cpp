@@ -29,22 +29,22 @@ engine::~engine() {
     housekeeping();  // the last states, as they ended
 }
 
+applier* engine::find(const std::string& name) const {
+    for (const auto& a : appliers_)
+        if (a->options().name == name) return a.get();
+    return nullptr;
+}
+
 bool engine::pause(const std::string& name) {
-    for (auto& a : appliers_)
-        if (a->options().name == name) {
-            a->pause();
-            return true;
-        }
-    return false;
+    auto* a = find(name);
+    if (a) a->pause();
+    return a != nullptr;
 }
 
 bool engine::resume(const std::string& name) {
-    for (auto& a : appliers_)
-        if (a->options().name == name) {
-            a->resume();
-            return true;
-        }
-    return false;
+    auto* a = find(name);
+    if (a) a->resume();
+    return a != nullptr;
 }
 
 std::vector<subscriber_status> engine::statuses() const {

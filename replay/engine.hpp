@@ -47,6 +47,7 @@ public:
 
 private:
     void loop();
+    applier* find(const std::string& name) const;
     void purge(const std::vector<subscriber_status>& st);
 
     capture::change_log& log_;
