@@ -10,12 +10,14 @@
 #   bench/capture.sh                 10 s per point
 #   BENCH_SECONDS=30 bench/capture.sh
 #   BENCH_PROTOCOL=prepared bench/capture.sh   (pgbench -M: simple, extended, prepared)
+#   BEFORE_IMAGES=off bench/capture.sh         ([capture] before_images, default on)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${BENCH_SECONDS:-10}"
 scale="${BENCH_SCALE:-10}"
 protocol="${BENCH_PROTOCOL:-simple}"
 io_threads="${SQLTAPD_IO_THREADS:-2}"
+before_images="${BEFORE_IMAGES:-on}"
 
 . scripts/lib/throwaway_pg.sh
 build_sqltap sqltapd sqltap-dump
@@ -38,7 +40,7 @@ for mode in off async strict; do
     echo "sslmode = disable"
     echo "admin_conninfo = host=127.0.0.1 port=$pg_port user=postgres sslmode=disable"
     echo "[capture]"
-    if [ "$mode" = off ]; then echo "enabled = off"; else echo "log_dir = $work/log-$mode"; echo "durability = $mode"; fi
+    if [ "$mode" = off ]; then echo "enabled = off"; else echo "log_dir = $work/log-$mode"; echo "durability = $mode"; echo "before_images = $before_images"; fi
   } > "$work/$mode.conf"
   build/bin/sqltapd --config "$work/$mode.conf" >"$work/$mode.log" 2>&1 &
   pids+=("$!")
@@ -46,7 +48,7 @@ done
 for mode in off async strict; do wait_port "${port[$mode]}"; done
 
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r)"
-echo "date: $(date -u '+%Y-%m-%d %H:%M UTC'); $seconds s per point; pgbench tpcb-like -M $protocol, scale $scale; sqltapd io_threads=$io_threads"
+echo "date: $(date -u '+%Y-%m-%d %H:%M UTC'); $seconds s per point; pgbench tpcb-like -M $protocol, scale $scale; sqltapd io_threads=$io_threads; before_images = $before_images"
 pgbench -i -q -s "$scale" -h 127.0.0.1 -p "$pg_port" -U postgres postgres >/dev/null 2>&1
 
 # log_stat MODE FIELD -> committed entries | used bytes (0 without a log)
