@@ -63,11 +63,10 @@ awaitable<void> http_server::serve(tcp::socket s) {
     std::string req;
     boost::system::error_code ec;
     // The request line and headers; a body is not expected.
-    std::size_t n = co_await asio::async_read_until(s, asio::dynamic_buffer(req, 16384), "\r\n\r\n",
-                                                    asio::redirect_error(asio::use_awaitable, ec));
+    co_await asio::async_read_until(s, asio::dynamic_buffer(req, 16384), "\r\n\r\n",
+                                    asio::redirect_error(asio::use_awaitable, ec));
     if (ec) co_return;
     std::string line = req.substr(0, req.find("\r\n"));
-    (void)n;
     auto sp1 = line.find(' '), sp2 = line.find(' ', sp1 == std::string::npos ? 0 : sp1 + 1);
     std::string reply;
     if (sp1 == std::string::npos || sp2 == std::string::npos) {

@@ -145,12 +145,12 @@ awaitable<void> session::run() {
         co_await console();
     } else if (ok && !closing_) {
         logged_in_ = true;
-        view_->logged_in(std::string(startup_.user()), std::string(startup_.database()),
-                         startup_.find("application_name") ? *startup_.find("application_name") : std::string(),
+        const std::string* app = startup_.find("application_name");
+        view_->logged_in(std::string(startup_.user()), std::string(startup_.database()), app ? *app : std::string(),
                          client_.is_tls(), "active");
         if (shared_->filter_factory) {
             session_info info{ex_, std::string(startup_.database()), std::string(startup_.user()),
-                              startup_.find("application_name") ? *startup_.find("application_name") : std::string()};
+                              app ? *app : std::string()};
             filter_ = shared_->filter_factory(info);
         }
         co_await relay();
@@ -168,6 +168,12 @@ void session::log_end() {
               " database=", console_ ? std::string_view("sqltap (console)") : startup_.database(), " duration=", ms / 1000, ".",
               (ms % 1000) / 100, (ms % 100) / 10, ms % 10, "s bytes_in=", view_->bytes_in.load(),
               " bytes_out=", view_->bytes_out.load(), " reason=", end_reason_);
+}
+
+void session::count_bytes(sender dir, std::size_t n) {
+    bool up = dir == sender::frontend;
+    (up ? view_->bytes_in : view_->bytes_out).fetch_add(n, std::memory_order_relaxed);
+    (up ? shared_->stats.bytes_from_clients : shared_->stats.bytes_from_publisher).fetch_add(n, std::memory_order_relaxed);
 }
 
 awaitable<bool> session::send(pg_stream& s, const byte_buffer& b) {
@@ -215,9 +221,7 @@ awaitable<std::optional<byte_buffer>> session::read_frame(pg_stream& s, protocol
             co_return std::nullopt;
         }
         rd.commit(n);
-        (dir == sender::frontend ? view_->bytes_in : view_->bytes_out).fetch_add(n, std::memory_order_relaxed);
-        (dir == sender::frontend ? shared_->stats.bytes_from_clients : shared_->stats.bytes_from_publisher)
-            .fetch_add(n, std::memory_order_relaxed);
+        count_bytes(dir, n);
     }
 }
 
@@ -243,8 +247,7 @@ awaitable<bool> session::read_startup() {
                 co_return false;
             }
             crd_.commit(n);
-            view_->bytes_in.fetch_add(n, std::memory_order_relaxed);
-            shared_->stats.bytes_from_clients.fetch_add(n, std::memory_order_relaxed);
+            count_bytes(sender::frontend, n);
             continue;
         }
         switch (protocol::classify(*f)) {
@@ -727,9 +730,6 @@ awaitable<void> session::relay() {
 
 awaitable<void> session::pump(pg_stream& from, pg_stream& to, protocol::frame_reader& rd,
                               sender dir, pump_result& result) {
-    auto& total_counter = dir == sender::frontend ? shared_->stats.bytes_from_clients
-                                                  : shared_->stats.bytes_from_publisher;
-    auto& session_counter = dir == sender::frontend ? view_->bytes_in : view_->bytes_out;
     const std::size_t max_body = rd.max_message_size();
     byte_buffer out, replacement;
     std::size_t streaming = 0;  // bytes of a passing-through message still to come
@@ -845,8 +845,7 @@ awaitable<void> session::pump(pg_stream& from, pg_stream& to, protocol::frame_re
         std::size_t n = co_await from.read_some(asio::buffer(space.data(), space.size()), ec);
         if (ec) co_return;
         rd.commit(n);
-        session_counter.fetch_add(n, std::memory_order_relaxed);
-        total_counter.fetch_add(n, std::memory_order_relaxed);
+        count_bytes(dir, n);
     }
 }
 

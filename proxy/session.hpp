@@ -53,6 +53,8 @@ private:
     awaitable<std::optional<protocol::byte_buffer>> read_frame(pg_stream& s, protocol::frame_reader& rd,
                                                                protocol::sender dir, char& tag);
     awaitable<bool> send(pg_stream& s, const protocol::byte_buffer& b);
+    // Bytes received, counted for this session and for the totals.
+    void count_bytes(protocol::sender dir, std::size_t n);
     // Sends the client an ErrorResponse (FATAL) and records why the session ends.
     awaitable<void> fail(std::string_view sqlstate, std::string message, std::string hint = {});
     void log_end();

@@ -249,20 +249,11 @@ void applier::session(pg::connection& c) {
         std::uint64_t end = ctx_.log->wait_visible(read_pos, std::chrono::milliseconds(200));
         // The lag: positions behind, and the age of the oldest entry not applied.
         {
-            std::uint64_t lag = end - 1 > applied ? end - 1 - applied : 0;
-            double age = 0;
-            if (lag) {
-                ctx_.log->read(applied + 1, end, [&](std::uint64_t lsn, std::string_view bytes) {
-                    capture::transaction t;
-                    t.lsn = lsn;
-                    if (!capture::decode(bytes, t)) age = double(now_us() - t.commit_time_us) / 1e6;
-                    return false;
-                });
-            }
+            auto l = lag_behind(*ctx_.log, applied, end);
             std::lock_guard lock(mu_);
-            status_.end_lsn = end - 1;
-            status_.lag_entries = lag;
-            status_.lag_seconds = std::max(0.0, age);
+            status_.end_lsn = l.end_lsn;
+            status_.lag_entries = l.entries;
+            status_.lag_seconds = l.seconds;
         }
         if (end <= read_pos) {
             set_state(state::streaming);

@@ -55,17 +55,10 @@ std::vector<subscriber_status> engine::statuses() const {
         // An applier that is not applying does not update its lag: the log
         // tells it (paused, offline and stopped subscribers fall behind).
         if (s.st != state::streaming && s.st != state::catching_up) {
-            std::uint64_t end = log_.visible_end();
-            s.end_lsn = end - 1;
-            s.lag_entries = end - 1 > s.applied_lsn ? end - 1 - s.applied_lsn : 0;
-            s.lag_seconds = 0;
-            if (s.lag_entries)
-                log_.read(s.applied_lsn + 1, end, [&](std::uint64_t lsn, std::string_view bytes) {
-                    capture::transaction t;
-                    t.lsn = lsn;
-                    if (!capture::decode(bytes, t)) s.lag_seconds = std::max(0.0, double(now_us() - t.commit_time_us) / 1e6);
-                    return false;
-                });
+            auto l = lag_behind(log_, s.applied_lsn, log_.visible_end());
+            s.end_lsn = l.end_lsn;
+            s.lag_entries = l.entries;
+            s.lag_seconds = l.seconds;
         }
         auto it = rates_.find(s.name);
         if (it != rates_.end()) {

@@ -1,5 +1,6 @@
 #include "replay/state.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <future>
 
@@ -95,6 +96,20 @@ std::int64_t now_us() {
 }
 
 std::string status_key(std::string_view name) { return std::string(status_prefix) + std::string(name); }
+
+lag lag_behind(const capture::change_log& log, std::uint64_t applied, std::uint64_t end) {
+    lag l;
+    l.end_lsn = end - 1;
+    l.entries = end - 1 > applied ? end - 1 - applied : 0;
+    if (l.entries)
+        log.read(applied + 1, end, [&](std::uint64_t lsn, std::string_view bytes) {
+            capture::transaction t;
+            t.lsn = lsn;
+            if (!capture::decode(bytes, t)) l.seconds = std::max(0.0, double(now_us() - t.commit_time_us) / 1e6);
+            return false;
+        });
+    return l;
+}
 
 std::string encode(const subscriber_status& s) {
     capture::codec::writer w;

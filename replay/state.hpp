@@ -68,6 +68,15 @@ struct subscriber_status {
     std::int64_t updated_us = 0;                       // wall clock of this status
 };
 
+// How far a subscriber that applied up to `applied` stands behind the log
+// whose visible end is `end`: positions, and the age of the oldest entry not
+// applied (read from the log).
+struct lag {
+    std::uint64_t end_lsn = 0, entries = 0;
+    double seconds = 0;
+};
+lag lag_behind(const capture::change_log& log, std::uint64_t applied, std::uint64_t end);
+
 std::string encode(const subscriber_status& s);
 bool decode(std::string_view bytes, subscriber_status& s);
 std::string status_key(std::string_view name);
