@@ -26,8 +26,10 @@ struct sources {
     std::shared_ptr<capture::engine> capture;       // null: capture off
     capture::change_log* log = nullptr;             // null: no log (capture off, no subscribers)
     replay::engine* replay = nullptr;               // null: no subscribers
-    // The configuration in force (the proxy's current generation after a reload).
-    std::function<config::settings()> settings;
+    // The configuration as read at start; settings() gives the one in force.
+    config::settings startup_settings;
+    // The proxy's current generation (reloads change it), else startup_settings.
+    config::settings settings() const;
     // RELOAD: re-reads the configuration file; returns "" or why it was not reloaded.
     std::function<std::string()> reload;
 };

@@ -173,7 +173,7 @@ int replay_only(const sqltap::config::settings& s) {
         sqltap::admin::sources src;
         src.log = log.get();
         src.replay = replay.get();
-        src.settings = [s] { return s; };
+        src.startup_settings = s;
         http = std::make_unique<sqltap::admin::http_server>(s.admin.listen.front(), src);
     }
     for (;;) {
@@ -279,7 +279,7 @@ int main(int argc, char** argv) {
         src.capture = capture;
         src.log = log;
         src.replay = replay.get();
-        src.settings = [sh = srv.shared()] { return sh->current()->settings; };
+        src.startup_settings = loaded.values;
         src.reload = [&srv] { return srv.reload(); };
         // The console lives in shared_state: it holds that weakly (no cycle).
         auto console_src = src;
