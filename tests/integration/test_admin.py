@@ -161,6 +161,9 @@ class AdminTest(harness.TestCase):
         r = self.console("SHOW STATS", user="ops", check=False)
         self.assertIn('role "ops" does not exist', r.stderr)
         app.close()
+        # A clean stop (under the sanitizers: no leak, e.g. of a cycle through the console).
+        self.px.stop()
+        self.assertEqual(self.px.proc.returncode, 0, self.px.log()[-3000:])
 
     def test_metrics_move_during_a_workload_and_the_lag_falls(self):
         status, ctype, text = scrape(self.metrics_port, "/health")
