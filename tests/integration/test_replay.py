@@ -286,23 +286,30 @@ class ReplayTest(harness.TestCase):
             t.start()
         time.sleep(SECONDS / 4)
         b.stop()
-        lags = []
+        # While b is away, a goes on applying: its position moves during the
+        # window (no bound on how far behind it is: that would be a timing
+        # threshold, and the machines are shared).
+        seen = []
         t_end = time.time() + SECONDS
         while time.time() < t_end:
             time.sleep(1)
-            newest = self.newest(px, settle=False)
-            lags.append(newest - self.applied(a, "a"))
-        st = self.statuses(px)
-        self.assertEqual(st["b"]["state"], "offline", st)
-        b.start(same_port=True)
-        time.sleep(SECONDS / 4)
+            seen.append(self.applied(a, "a"))
+        self.assertGreater(len(set(seen)), 1, f"a stood still while b was offline: {seen}")
         stop.set()
         for t in threads:
             t.join()
+        # With b still offline, a reaches the log's newest entry: it never waits for b.
+        self.drain(px, {"a": a})
+        self.assert_equal({"a": a})
+        st = self.statuses(px)
+        self.assertEqual(st["b"]["state"], "offline", st)
+        # b returns while writes go on, and catches up.
+        b.start(same_port=True)
+        more = threading.Thread(target=workload, args=(px.dsn("app"), SECONDS / 4, 99))
+        more.start()
+        more.join()
         self.drain(px, {"a": a, "b": b})
         self.assert_equal({"a": a, "b": b})
-        # a kept up while b was away: never more than a moment's entries behind.
-        self.assertLess(max(lags), 200, lags)
 
     def test_conflicts_follow_each_policy(self):
         names = ["src", "skip", "keep", "err"]
