@@ -165,6 +165,7 @@ console_answer show_stats(const sources& src) {
         add("uncaptured_rejected", c.rejected_uncaptured.load());
         add("uncaptured_flagged", c.flagged_uncaptured.load());
         add("log_append_failures", c.log_failures.load());
+        add("log_lost_transactions", c.lost_transactions.load());
         add("catalog_failures", c.catalog_failures.load());
     }
     if (src.replay) {

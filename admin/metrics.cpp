@@ -100,6 +100,10 @@ std::string prometheus_text(const sources& src) {
               double(c.flagged_uncaptured.load()));
         w.one("sqltap_log_append_failures_total", "counter",
               "Transactions refused because the change log could not take them.", double(c.log_failures.load()));
+        w.one("sqltap_log_lost_transactions_total", "counter",
+              "durability = async: transactions committed whose entry the change log could not take (their tables "
+              "got resync records).",
+              double(c.lost_transactions.load()));
     }
     if (src.log) {
         auto st = src.log->stats();

@@ -321,6 +321,12 @@ void change_log::writer_loop() {
                 if (!r) r = ec;
         }
         for (std::size_t i = 0; i < batch.size(); ++i) {
+            auto k = batch[i].kind;
+            if ((k == request::append_in_doubt || k == request::append_committed) && results[i] == log_errc::full)
+                last_full_.store(std::chrono::steady_clock::now().time_since_epoch().count(),
+                                 std::memory_order_relaxed);
+        }
+        for (std::size_t i = 0; i < batch.size(); ++i) {
             if (batch[i].done) batch[i].done(results[i], results[i] ? 0 : batch[i].lsn);
         }
     }
@@ -332,6 +338,13 @@ void change_log::writer_loop() {
     }
     for (auto& r : rest)
         if (r.done) r.done(log_errc::closed, 0);
+}
+
+bool change_log::full() const noexcept {
+    auto last = last_full_.load(std::memory_order_relaxed);
+    if (last == 0) return false;
+    auto since = std::chrono::steady_clock::now().time_since_epoch() - std::chrono::steady_clock::duration(last);
+    return since < full_hold;
 }
 
 std::uint64_t change_log::visible_end() const {

@@ -27,6 +27,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <atomic>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -114,6 +115,12 @@ public:
                      const std::function<bool(std::string_view key, std::string_view value)>& f) const;
     std::vector<in_doubt_entry> in_doubt() const;
     log_stats stats() const;
+    // An append failed because the map was full less than full_hold ago.
+    // Whether the next entry fits is known only by writing it (freed pages
+    // may be pinned by a reader, large entries need contiguous ones), so
+    // space counts as back only after a quiet spell.
+    bool full() const noexcept;
+    static constexpr std::chrono::seconds full_hold{30};
     const std::string& dir() const noexcept { return opts_.dir; }
 
 private:
@@ -151,6 +158,7 @@ private:
     std::size_t urgent_ = 0;  // queued requests someone waits for
     bool stopping_ = false;
     std::uint64_t next_lsn_ = 1;  // owned by the writer thread after open
+    std::atomic<std::chrono::steady_clock::rep> last_full_{0};  // steady_clock ticks; 0: never
     std::thread writer_;
 };
 

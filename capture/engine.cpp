@@ -92,6 +92,7 @@ void engine::worker_loop() {
             continue;
         }
         resolve_pending();
+        write_gaps();
         next_pass = std::chrono::steady_clock::now() + std::chrono::seconds(1);
     }
 }
@@ -102,6 +103,92 @@ admin_connection& engine::admin(const std::string& database) {
     if (it != admins_.end()) admins_.erase(it);
     auto c = std::make_unique<admin_connection>(opts_.admin_conninfo, database);
     return *admins_.emplace(database, std::move(c)).first->second;
+}
+
+void engine::lost(const std::string& database, const std::string& xid,
+                  const std::vector<std::pair<std::string, std::string>>& tables, std::error_code why) {
+    counters_.lost_transactions.fetch_add(1, std::memory_order_relaxed);
+    bool first;
+    {
+        std::lock_guard lock(gap_mu_);
+        first = gaps_.empty() && !gap_writing_;
+        auto& set = gaps_[database];
+        for (const auto& t : tables) set.insert(t);
+        if (!first) ++gap_unreported_;
+    }
+    if (!first) return;  // the worker reports the rest once a second
+    std::string list;
+    for (const auto& [schema, table] : tables) list += (list.empty() ? "" : ", ") + schema + "." + table;
+    warn("transaction " + xid + " committed on database " + database + " but the change log could not take it (" +
+         why.message() + "); " + list +
+         " need a new initial sync on every subscriber (sqltapd --sync). A resync record goes into the log as "
+         "soon as it has room; commits wait for the log meanwhile, and are refused while it stays full");
+}
+
+void engine::refused(std::error_code why) {
+    std::uint64_t count;
+    {
+        std::lock_guard lock(refused_mu_);
+        auto now = std::chrono::steady_clock::now();
+        ++refused_unsaid_;
+        if (refused_said_ != std::chrono::steady_clock::time_point{} && now - refused_said_ < std::chrono::seconds(10))
+            return;
+        refused_said_ = now;
+        count = refused_unsaid_;
+        refused_unsaid_ = 0;
+    }
+    warn(std::to_string(count) + " commit(s) refused: the change log could not take them (" + why.message() +
+         "); nothing of them was committed. " +
+         (why == log_errc::full ? "Space returns when subscribers catch up and their entries are purged, or "
+                                  "with a larger [capture] log_map_size after a restart"
+                                : std::string("See the errors above")));
+}
+
+void engine::write_gaps() {
+    std::map<std::string, std::set<std::pair<std::string, std::string>>> gaps;
+    std::uint64_t unreported;
+    {
+        std::lock_guard lock(gap_mu_);
+        if (gap_writing_) return;
+        gaps.swap(gaps_);
+        unreported = gap_unreported_;
+        gap_unreported_ = 0;
+        gap_writing_ = !gaps.empty();
+    }
+    if (unreported > 0)
+        warn(std::to_string(unreported) +
+             " more committed transactions could not be written to the change log; their tables get resync records");
+    if (gaps.empty()) return;
+    auto left = std::make_shared<std::atomic<std::size_t>>(gaps.size());
+    for (auto& [database, tables] : gaps) {
+        transaction t;
+        t.xid = "0";  // no transaction of its own: a note in the order
+        t.database = database;
+        t.commit_time_us =
+            std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+                .count();
+        for (const auto& [schema, table] : tables) {
+            relation rel;
+            rel.schema = schema;
+            rel.table = table;
+            change c;
+            c.kind = op::resync;
+            c.reason = "committed while the change log could not take its changes";
+            c.rel = t.relation_index(rel);
+            t.changes.push_back(std::move(c));
+        }
+        log_->append_committed(std::move(t), [this, left, database, tables](std::error_code ec, std::uint64_t lsn) {
+            std::lock_guard lock(gap_mu_);
+            if (ec) {
+                auto& set = gaps_[database];
+                set.insert(tables.begin(), tables.end());  // tried again at the next pass
+            } else {
+                info("resync records for " + std::to_string(tables.size()) + " table(s) of database " + database +
+                     " written at LSN " + std::to_string(lsn));
+            }
+            if (left->fetch_sub(1) == 1) gap_writing_ = false;
+        });
+    }
 }
 
 void engine::resolve_pending() {

@@ -15,6 +15,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -47,6 +48,8 @@ struct engine_counters {
     std::atomic<std::uint64_t> rejected_uncaptured{0};
     std::atomic<std::uint64_t> flagged_uncaptured{0};  // uncaptured = log
     std::atomic<std::uint64_t> log_failures{0};
+    // async: committed on the publisher, but the log could not take the entry
+    std::atomic<std::uint64_t> lost_transactions{0};
     std::atomic<std::uint64_t> catalog_failures{0};
 };
 
@@ -69,6 +72,16 @@ public:
     // columns it does not have).
     void apply_rules(table_info& t) const;
     engine_counters& counters() noexcept { return counters_; }
+    // Whether a COMMIT waits until its entry is in the log: always in strict
+    // mode; in async mode while the log is full (change_log::full), so that
+    // a full log refuses commits instead of losing them.
+    bool commit_waits_for_log() const noexcept { return opts_.strict || log_->full(); }
+
+    // async: a transaction committed on the publisher whose entry the log
+    // could not take. Said loudly, and each table it wrote gets a resync
+    // record (it needs a new initial sync) as soon as the log takes entries.
+    void lost(const std::string& database, const std::string& xid,
+              const std::vector<std::pair<std::string, std::string>>& tables, std::error_code why);
 
     // ---- catalog ----
     // A cached resolution of `name` for a session of `database` whose search
@@ -90,6 +103,10 @@ public:
     // COMMIT/ROLLBACK PREPARED went through (from any session).
     void finish_prepared(const std::string& database, const std::string& gid, bool committed);
 
+    // A commit was refused because the log could not take its entry: said
+    // in sqltapd's log at once, then at most every 10 seconds with a count.
+    void refused(std::error_code why);
+
     void warn(const std::string& s) const;
     void info(const std::string& s) const;
 
@@ -98,6 +115,7 @@ private:
     void post(std::function<void()> task);
     void worker_loop();
     void resolve_pending();  // worker thread
+    void write_gaps();       // worker thread: the resync records lost() owes
     admin_connection& admin(const std::string& database);  // worker thread
     static std::string cache_key(const std::string& database, const std::vector<std::string>& schemas,
                                  const table_name& name);
@@ -110,6 +128,17 @@ private:
     std::mutex cache_mu_;
     std::unordered_map<std::string, table_ptr> cache_;
     std::atomic<std::uint64_t> generation_{0};
+
+    // lost(): tables (schema, name) per database that owe a resync record,
+    // and how many transactions were lost since the last report.
+    std::mutex gap_mu_;
+    std::map<std::string, std::set<std::pair<std::string, std::string>>> gaps_;
+    std::uint64_t gap_unreported_ = 0;
+    bool gap_writing_ = false;
+
+    std::mutex refused_mu_;
+    std::chrono::steady_clock::time_point refused_said_{};
+    std::uint64_t refused_unsaid_ = 0;
 
     std::mutex gid_mu_;
     std::map<std::pair<std::string, std::string>, std::uint64_t> prepared_;

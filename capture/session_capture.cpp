@@ -85,6 +85,11 @@ std::string raise_sql(std::string_view sqlstate, std::string_view message, std::
 void session_capture::state::settle(commit_ticket& t) {
     if (t.resolved || !t.appended || !t.committed) return;
     t.resolved = true;
+    if (t.failed && *t.committed) {
+        // async: the COMMIT went before the append failed.
+        eng->lost(ctx.database, t.xid, t.tables, t.error);
+        return;
+    }
     if (t.failed || t.lsn == 0) return;  // nothing in the log
     if (*t.committed && !t.gid.empty()) {
         eng->prepared(ctx.database, t.gid, t.lsn);
@@ -357,6 +362,10 @@ commit_decision session_capture::state::decide_commit(std::vector<uncaptured_wri
     ticket->appended = false;
     ticket->gid = std::move(gid);
     ticket->changes = t.changes.size();
+    if (!eng->options().strict) {
+        ticket->xid = t.xid;
+        for (const auto& r : t.relations) ticket->tables.emplace_back(r.schema, r.table);
+    }
     eng->log().append_in_doubt(std::move(t), [self = shared_from_this(), ticket](std::error_code ec, std::uint64_t lsn) {
         asio::post(self->ex, [self, ticket, ec, lsn] {
             ticket->failed = bool(ec);
@@ -374,6 +383,7 @@ std::optional<std::pair<std::string_view, std::string>> session_capture::state::
     const commit_decision& d) {
     if (d.ticket->failed) {
         eng->counters().log_failures.fetch_add(1, std::memory_order_relaxed);
+        eng->refused(d.ticket->error);
         return std::pair{state_log_failed, "sqltap could not write the transaction to the change log (" +
                                                d.ticket->error.message() +
                                                "); it was rolled back and nothing was committed"};

@@ -521,7 +521,7 @@ verdict session_capture::state::on_extended(const protocol::frame& f, byte_buffe
     }
     if (o.ph == ext_op::phase::commit_append) {
         commit_ticket& tk = *o.commit->ticket;
-        if (eng->options().strict && !tk.appended) return verdict::hold;
+        if (eng->commit_waits_for_log() && !tk.appended) return verdict::hold;
         if (auto refusal = commit_refusal(*o.commit)) {
             tk.committed = false;
             settle(tk);

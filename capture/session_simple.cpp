@@ -129,7 +129,8 @@ verdict session_capture::state::on_query(const protocol::frame& f, byte_buffer& 
     };
     // The commit's decision (made once, with o.uncaptured), and its ticket
     // once the COMMIT may go: strict, when the entry is durable; async, at
-    // once (the order is taken when the request is queued). Null: wait.
+    // once (the order is taken when the request is queued), except while the
+    // log is full (then as strict: refused rather than lost). Null: wait.
     auto decided = [&]() -> commit_ticket* {
         if (!o.commit) {
             std::string gid;
@@ -138,7 +139,7 @@ verdict session_capture::state::on_query(const protocol::frame& f, byte_buffer& 
             o.commit = decide_commit(std::move(o.uncaptured), std::move(gid));
         }
         commit_ticket& tk = *o.commit->ticket;
-        return eng->options().strict && !tk.appended ? nullptr : &tk;
+        return eng->commit_waits_for_log() && !tk.appended ? nullptr : &tk;
     };
     // ROLLBACK instead of the client's COMMIT, and the client hears the error
     // in place of its answer.

@@ -160,6 +160,9 @@ struct commit_ticket {
     bool resolved = false;
     std::string gid;  // PREPARE TRANSACTION: stays in doubt until COMMIT PREPARED
     std::size_t changes = 0;  // in the entry (the counters)
+    // async: what to report should the append fail after the COMMIT went
+    std::string xid;
+    std::vector<std::pair<std::string, std::string>> tables;
 };
 
 struct mark {  // a savepoint, for the write-count segments
