@@ -393,7 +393,8 @@ std::size_t skip_blank(std::string_view s, std::size_t i) noexcept {
         if (is_space(s[i])) {
             ++i;
         } else if (s.compare(i, 2, "--") == 0) {
-            while (i < s.size() && s[i] != '\n') ++i;
+            // PostgreSQL's lexer ends a line comment at either newline byte.
+            while (i < s.size() && s[i] != '\n' && s[i] != '\r') ++i;
         } else if (s.compare(i, 2, "/*") == 0) {
             int depth = 1;
             i += 2;

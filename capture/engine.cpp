@@ -160,7 +160,9 @@ void engine::write_gaps() {
              " more committed transactions could not be written to the change log; their tables get resync records");
     if (gaps.empty()) return;
     auto left = std::make_shared<std::atomic<std::size_t>>(gaps.size());
-    for (auto& [database, tables] : gaps) {
+    for (auto& [db, tbls] : gaps) {
+        const std::string& database = db;  // clang 14 cannot capture structured bindings
+        const auto& tables = tbls;
         transaction t;
         t.xid = "0";  // no transaction of its own: a note in the order
         t.database = database;

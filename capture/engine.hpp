@@ -147,7 +147,6 @@ private:
     std::condition_variable cv_;
     std::deque<std::function<void()>> tasks_;
     bool stopping_ = false;
-    bool resolve_wanted_ = false;
     std::map<std::string, std::unique_ptr<admin_connection>> admins_;  // worker thread only
     // When the worker first saw each in-doubt entry (worker thread only).
     std::map<std::uint64_t, std::chrono::steady_clock::time_point> first_seen_;

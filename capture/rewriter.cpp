@@ -27,7 +27,7 @@ std::size_t quoted_end(std::string_view sql, std::size_t i, std::size_t from, st
     char c = sql[i];
     if (c == '\'' || c == '"') {
         bool backslash = c == '\'' && i > from && (sql[i - 1] == 'E' || sql[i - 1] == 'e') &&
-                         (i - 1 == from || !ident_char(sql[i - 2]));
+                         (i - 1 == from || !(ident_char(sql[i - 2]) || sql[i - 2] == '$'));
         ++i;
         while (i < to) {
             if (backslash && sql[i] == '\\') {
@@ -79,6 +79,10 @@ std::size_t last_token_end(std::string_view sql, std::size_t from, std::size_t t
             i = after;
         } else if (std::size_t q = quoted_end(sql, i, from, to); q != i) {
             i = end = q;
+        } else if (ident_char(sql[i]) && !std::isdigit(static_cast<unsigned char>(sql[i]))) {
+            // A name, whole: "$" inside it (a$b$c) starts no dollar quote.
+            while (i < to && (ident_char(sql[i]) || sql[i] == '$')) ++i;
+            end = i;
         } else {
             ++i;
             end = i;
@@ -198,6 +202,23 @@ std::vector<std::pair<std::size_t, std::size_t>> top_level_words(std::string_vie
 
 }  // namespace
 
+namespace {
+// Whether the text sql[from, to) between UPDATE and a word "set" already
+// names the table (and its alias), so that the "set" is the SET keyword: not
+// empty (blanks and comments do not count), not just ONLY, and not ending in
+// "." or AS (after which "set" is a name). As in PostgreSQL's grammar, an
+// alias called set needs AS.
+bool names_relation(std::string_view sql, std::size_t from, std::size_t to) {
+    std::size_t begin = skip_blank(sql.substr(0, to), from);
+    std::string_view between = sql.substr(begin, last_token_end(sql, begin, to) - begin);
+    if (between.empty() || equals_ci(between, "only") || between.back() == '.') return false;
+    if (between.size() >= 2 && equals_ci(between.substr(between.size() - 2), "as") &&
+        (between.size() == 2 || !(ident_char(between[between.size() - 3]) || between[between.size() - 3] == '$')))
+        return false;
+    return true;
+}
+}  // namespace
+
 rewrite_outcome rewrite(std::string_view sql, const analysis& a,
                         const std::function<const table_info*(const statement&)>& table_for, column_form form) {
     rewrite_outcome out;
@@ -302,7 +323,9 @@ rewrite_outcome rewrite(std::string_view sql, const analysis& a,
                 for (auto [at, n] : words) {
                     std::string_view w = sql.substr(at, n);
                     if (upd == std::string_view::npos && equals_ci(w, "update")) upd = at + n;
-                    else if (upd != std::string_view::npos && set == std::string_view::npos && equals_ci(w, "set")) set = at;
+                    else if (upd != std::string_view::npos && set == std::string_view::npos && equals_ci(w, "set") &&
+                             names_relation(sql, upd, at))
+                        set = at;  // (a table may be called "set": UPDATE set SET …)
                     else if (set != std::string_view::npos && whr == std::string_view::npos && equals_ci(w, "where")) whr = at;
                     else if (set != std::string_view::npos && equals_ci(w, "returning")) ret = at;
                 }
@@ -319,10 +342,11 @@ rewrite_outcome rewrite(std::string_view sql, const analysis& a,
                 // Without the join (only a before image was wanted): the plain
                 // RETURNING below, and subscribers check the key only.
                 if (why.empty()) {
-                    std::string_view rel_view = sql.substr(upd, set - upd);
-                    while (!rel_view.empty() && std::isspace(static_cast<unsigned char>(rel_view.front()))) rel_view.remove_prefix(1);
-                    while (!rel_view.empty() && std::isspace(static_cast<unsigned char>(rel_view.back()))) rel_view.remove_suffix(1);
-                    std::string rel(rel_view);
+                    // The table (and alias) as written, without the blanks and
+                    // comments around it (a line comment would swallow what follows).
+                    std::size_t rel_begin = skip_blank(sql.substr(0, set), upd);
+                    std::size_t rel_end = last_token_end(sql, rel_begin, set);
+                    std::string rel(sql.substr(rel_begin, rel_end - rel_begin));
                     std::string keys, old_keys, picks;
                     for (std::size_t j = 0; j < t->key_columns.size(); ++j) {
                         std::string kc = ref + "." + quote_ident(t->columns[t->key_columns[j]].name);
@@ -354,10 +378,10 @@ rewrite_outcome rewrite(std::string_view sql, const analysis& a,
                     }
                     std::string head = "FROM (SELECT " + picks + " FROM " + rel;
                     std::string tail = " FOR UPDATE) AS sqltap_old WHERE (" + keys + ") = (" + old_keys + ")";
-                    std::size_t cond_end = ret != std::string_view::npos ? ret : end;
-                    while (cond_end > s.location && (sql[cond_end - 1] == ' ' || sql[cond_end - 1] == '\n' ||
-                                                     sql[cond_end - 1] == '\t' || sql[cond_end - 1] == '\r'))
-                        --cond_end;
+                    // The client's condition ends at its last token (before
+                    // RETURNING, if any): not after a comment, which would
+                    // swallow what is added.
+                    std::size_t cond_end = ret != std::string_view::npos ? last_token_end(sql, s.location, ret) : end;
                     if (whr != std::string_view::npos) {
                         inserts.push_back({whr, head + " "});
                         inserts.push_back({cond_end, tail});

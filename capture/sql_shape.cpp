@@ -63,7 +63,7 @@ std::optional<sql_shape> shape_of(std::string_view sql) {
             continue;
         }
         if (c == '-' && i + 1 < n && sql[i + 1] == '-') {
-            while (i < n && sql[i] != '\n') ++i;
+            while (i < n && sql[i] != '\n' && sql[i] != '\r') ++i;  // as PostgreSQL's lexer
             continue;
         }
         if (c == '/' && i + 1 < n && sql[i + 1] == '*') {

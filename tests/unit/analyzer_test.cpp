@@ -314,6 +314,18 @@ BOOST_AUTO_TEST_CASE(texts_the_shape_lexer_is_unsure_of_are_parsed) {
     BOOST_TEST(shape_of("SELECT a<-1")->key != shape_of("SELECT a< -1")->key);
     BOOST_TEST(shape_of("SELECT a+--1\n1")->key == shape_of("SELECT a+ 7")->key);
     BOOST_TEST(shape_of("SELECT a+/* c */2")->key == shape_of("SELECT a+2")->key);
+    // A line comment ends at a carriage return too, as in PostgreSQL's lexer:
+    // what follows it is a statement (found by the fuzzer). A shape that took
+    // the DELETE for comment would share the SELECT's read-only analysis.
+    BOOST_TEST(shape_of("SELECT 1 --x\r; DELETE FROM t")->key != shape_of("SELECT 2 --x\r; SELECT 3")->key);
+    {
+        analysis_cache cr;
+        cr.get("SELECT 2 --x\r; SELECT 3");
+        auto got = cr.get("SELECT 1 --x\r; DELETE FROM t");
+        BOOST_REQUIRE(got->statements.size() == 2u);
+        BOOST_TEST((got->statements[1].kind == statement_kind::del));
+    }
+    BOOST_TEST(skip_blank("-- c\rUPDATE", 0) == 5u);
     // Analyses that read literals are not shared by shape.
     analysis_cache c;
     c.get("PREPARE TRANSACTION 'a'");

@@ -38,6 +38,9 @@ BOOST_AUTO_TEST_CASE(last_token_end_skips_comments_not_literals) {
     BOOST_TEST(end("VALUES ($$ -- $$) ") == "VALUES ($$ -- $$)");
     BOOST_TEST(end("VALUES ($q$ $$ -- $q$)") == "VALUES ($q$ $$ -- $q$)");
     BOOST_TEST(end("SELECT \"a--b\" -- c") == "SELECT \"a--b\"");
+    // "$" inside a name starts no dollar quote (found by the fuzzer).
+    BOOST_TEST(end("SELECT a$q$2 -- c $q$") == "SELECT a$q$2");
+    BOOST_TEST(end("SELECT 1 --c\rFROM t --d") == "SELECT 1 --c\rFROM t");
     BOOST_TEST(end("WHERE id = $1 -- p") == "WHERE id = $1");
 }
 
@@ -153,6 +156,38 @@ BOOST_AUTO_TEST_CASE(key_changing_update_joins_the_locked_old_rows) {
                             "sqltap_old WHERE (\"t\".\"id\") = (sqltap_old.sqltap_k0) RETURNING ") == 0,
                all.sql);
     BOOST_TEST(analyze(all.sql).ok, all.sql);
+}
+
+// A table may be called set (an unreserved keyword): the join names it, not
+// an empty text (found by the fuzzer). As in PostgreSQL's grammar, the first
+// "set" after the table is the keyword unless AS comes before it.
+BOOST_AUTO_TEST_CASE(update_of_a_table_called_set) {
+    auto t = table_t();
+    t.name = "set";
+    for (const char* sql : {"UPDATE set SET id = 2 WHERE id = 1", "UPDATE ONLY set SET id = 2",
+                            "UPDATE public.set SET id = 2", "UPDATE set AS set SET id = 2 WHERE set.a = 'x'",
+                            "update SET set id = 2"}) {
+        auto r = run(sql, t);
+        BOOST_TEST(r.unsupported.empty(), r.unsupported);
+        BOOST_TEST(r.sql.find("FROM (SELECT") != std::string::npos, r.sql);
+        BOOST_TEST(r.sql.find(" FROM  FOR UPDATE") == std::string::npos, r.sql);
+        BOOST_TEST(analyze(r.sql).ok, r.sql);
+    }
+}
+
+// Comments next to the parts the join is built from stay comments of their
+// own: nothing added lands inside one (found by the fuzzer).
+BOOST_AUTO_TEST_CASE(key_changing_update_around_comments) {
+    auto t = table_t();
+    for (const char* sql : {"UPDATE t -- the table\n SET id = 2 WHERE id = 1 -- the row\n RETURNING id",
+                            "UPDATE t /* c */ SET id = 2 WHERE id = 1 /* d */ RETURNING id /* e */",
+                            "UPDATE t --c\r SET id = 2 WHERE id = 1 --c\r RETURNING id --e"}) {
+        auto r = run(sql, t);
+        BOOST_TEST(r.unsupported.empty(), r.unsupported);
+        BOOST_TEST(analyze(r.sql).ok, r.sql);
+        auto a = analyze(r.sql);
+        BOOST_REQUIRE(a.statements.size() == 1u);
+    }
 }
 
 BOOST_AUTO_TEST_SUITE_END()
