@@ -407,8 +407,14 @@ std::vector<in_doubt_entry> change_log::in_doubt() const {
     for (bool ok = c.get(k, v, MDB_FIRST); ok; ok = c.get(k, v, MDB_NEXT)) {
         std::string_view val = lmdb::view(v);
         auto nul = val.find('\0');
-        out.push_back({lsn_from_key(lmdb::view(k)), std::string(val.substr(0, nul)),
-                       nul == val.npos ? std::string() : std::string(val.substr(nul + 1))});
+        in_doubt_entry e{lsn_from_key(lmdb::view(k)), std::string(val.substr(0, nul)),
+                         nul == val.npos ? std::string() : std::string(val.substr(nul + 1))};
+        MDB_val rec{};
+        if (mdb_get(t.get(), log_db_, &k, &rec) == MDB_SUCCESS) {
+            transaction txn;
+            if (!decode(lmdb::view(rec), txn)) e.appended_us = txn.commit_time_us;
+        }
+        out.push_back(std::move(e));
     }
     return out;
 }

@@ -68,6 +68,7 @@ struct in_doubt_entry {
     std::uint64_t lsn;
     std::string xid;
     std::string database;
+    std::int64_t appended_us = 0;  // the record's commit time: sqltapd's clock just before the COMMIT went
 };
 
 class change_log {

@@ -28,7 +28,7 @@ std::shared_ptr<engine> engine::start(const engine_options& o) {
         try {
             admin_connection c(o.admin_conninfo, o.admin_database);
             auto report = recover_in_doubt(*e->log_, [&](const in_doubt_entry& d) {
-                return query_xact_status(c, d.xid);
+                return query_xact_status(c, d);
             });
             e->info("recovered in-doubt log entries: " + std::to_string(report.committed) + " committed, " +
                  std::to_string(report.aborted) + " aborted, " + std::to_string(report.in_progress) +
@@ -38,8 +38,31 @@ std::shared_ptr<engine> engine::start(const engine_options& o) {
             e->warn(std::string("in-doubt entries wait for the publisher: ") + x.what());
         }
     }
+    e->check_publisher_settings();
     e->worker_ = std::thread([p = e.get()] { p->worker_loop(); });
     return e;
+}
+
+void engine::check_publisher_settings() {
+    if (opts_.admin_conninfo.empty()) return;
+    try {
+        admin_connection c(opts_.admin_conninfo, opts_.admin_database);
+        PGresult* r = PQexec(c.get(), "SELECT current_setting('synchronous_commit'), "
+                                      "current_setting('track_commit_timestamp')");
+        if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
+            std::string sync = PQgetvalue(r, 0, 0), ts = PQgetvalue(r, 0, 1);
+            if (sync == "off")
+                warn("the publisher runs with synchronous_commit = off: a crash of the publisher loses commits it "
+                     "acknowledged, which the change log keeps (docs/reliability.md)");
+            if (ts != "on")
+                warn("the publisher runs with track_commit_timestamp = off: after a crash of the publisher, a "
+                     "transaction whose COMMIT was cut off can be taken for committed when a new transaction "
+                     "reuses its xid (docs/reliability.md); turn it on to rule that out");
+        }
+        PQclear(r);
+    } catch (const std::exception&) {
+        // Checked again at the next start; the publisher may be down now.
+    }
 }
 
 engine::engine(const engine_options& o) : opts_(o), filter_(o.tables, o.exclude) {
@@ -209,7 +232,7 @@ void engine::resolve_pending() {
         seen[d.lsn] = t;
         if (now - t < resolve_age) continue;
         try {
-            xact_status s = query_xact_status(admin(d.database.empty() ? opts_.admin_database : d.database), d.xid);
+            xact_status s = query_xact_status(admin(d.database.empty() ? opts_.admin_database : d.database), d);
             if (s == xact_status::committed || s == xact_status::aborted) {
                 log_->resolve(d.lsn, s == xact_status::committed, [](std::error_code, std::uint64_t) {});
             } else if (s == xact_status::unknown) {

@@ -115,6 +115,7 @@ private:
     void post(std::function<void()> task);
     void worker_loop();
     void resolve_pending();  // worker thread
+    void check_publisher_settings();  // warns of settings that weaken what the log promises
     void write_gaps();       // worker thread: the resync records lost() owes
     admin_connection& admin(const std::string& database);  // worker thread
     static std::string cache_key(const std::string& database, const std::vector<std::string>& schemas,

@@ -15,17 +15,27 @@ const char* to_string(xact_status s) noexcept {
     return "?";
 }
 
-xact_status query_xact_status(admin_connection& c, const std::string& xid) {
-    const char* values[] = {xid.c_str()};
-    PGresult* r = PQexecParams(c.get(), "SELECT pg_xact_status($1::xid8)", 1, nullptr, values, nullptr, nullptr, 0);
+xact_status query_xact_status(admin_connection& c, const in_doubt_entry& e) {
+    const std::string appended = std::to_string(e.appended_us);
+    const char* values[] = {e.xid.c_str(), appended.c_str()};
+    // The xid's low 32 bits name it to pg_xact_commit_timestamp.
+    PGresult* r = PQexecParams(
+        c.get(),
+        "SELECT s, CASE WHEN s = 'committed' AND current_setting('track_commit_timestamp')::bool "
+        "AND to_timestamp($2::bigint / 1e6) < pg_postmaster_start_time() "
+        "THEN pg_xact_commit_timestamp((($1::xid8)::text::bigint % 4294967296)::text::xid) "
+        "> pg_postmaster_start_time() END "
+        "FROM pg_xact_status($1::xid8) AS s",
+        2, nullptr, values, nullptr, nullptr, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         std::string msg = PQerrorMessage(c.get());
         PQclear(r);
-        throw catalog_error("pg_xact_status(" + xid + ") failed: " + msg);
+        throw catalog_error("pg_xact_status(" + e.xid + ") failed: " + msg);
     }
     std::string s = PQgetisnull(r, 0, 0) ? "" : PQgetvalue(r, 0, 0);
+    bool reused = !PQgetisnull(r, 0, 1) && std::string_view(PQgetvalue(r, 0, 1)) == "t";
     PQclear(r);
-    if (s == "committed") return xact_status::committed;
+    if (s == "committed") return reused ? xact_status::aborted : xact_status::committed;
     if (s == "aborted") return xact_status::aborted;
     if (s == "in progress") return xact_status::in_progress;
     return xact_status::unknown;  // NULL: too old for the commit log

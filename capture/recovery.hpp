@@ -23,7 +23,13 @@ const char* to_string(xact_status s) noexcept;
 
 // pg_xact_status(xid::xid8) on the publisher, over an admin connection to any
 // database of it. Throws catalog_error when the query fails.
-xact_status query_xact_status(admin_connection& c, const std::string& xid);
+// The fate of the entry's transaction. A publisher that crashed before the
+// transaction's first WAL record reached its disk hands the same xid to a
+// new transaction after the restart; when that one commits, the xid reads
+// "committed" although the entry's transaction never did. With
+// track_commit_timestamp on, a commit after the publisher's (re)start of a
+// transaction sqltapd sent before it is told apart: aborted.
+xact_status query_xact_status(admin_connection& c, const in_doubt_entry& e);
 
 struct recovery_report {
     std::size_t committed = 0, aborted = 0, in_progress = 0, unknown = 0;

@@ -35,8 +35,10 @@ def entries(log_dir, *args):
 
 
 def _where(key):
+    # "=" (not IS NOT DISTINCT FROM) so that the key's index is used.
     return sql.SQL(" AND ").join(
-        sql.SQL("{} IS NOT DISTINCT FROM {}").format(sql.Identifier(k), sql.Literal(v)) for k, v in key.items())
+        sql.SQL("{} IS NULL").format(sql.Identifier(k)) if v is None else
+        sql.SQL("{} = {}").format(sql.Identifier(k), sql.Literal(v)) for k, v in key.items())
 
 
 def apply(conninfo, log_entries):

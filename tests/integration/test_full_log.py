@@ -55,6 +55,18 @@ class FullLogTest(harness.TestCase):
         with psycopg.connect(px.dsn(), autocommit=True) as c:
             c.execute(f"INSERT INTO t (pad) VALUES ({ROW})")
 
+    def insert_when_capture_resumes(self, px, timeout=90):
+        """Inserts a big row, retrying while the log is still full."""
+        deadline = time.time() + timeout
+        while True:
+            try:
+                self.insert_big(px)
+                return
+            except psycopg.Error as e:
+                self.assertIn("the change log is full", str(e))
+                self.assertLess(time.time(), deadline, "capture did not resume")
+                time.sleep(0.5)
+
     def logged_ids(self, px):
         ids = []
         for e in logapply.entries(px.log_dir, "--table", "public.t"):
@@ -87,16 +99,7 @@ class FullLogTest(harness.TestCase):
         # The subscriber returns, applies, its entries are purged: capture
         # resumes by itself, without a restart.
         self.sub.start(same_port=True)
-        deadline = time.time() + 90
-        while True:
-            try:
-                self.insert_big(px)
-                break
-            except psycopg.Error as e:
-                self.assertIn("the change log is full", str(e))
-                if time.time() > deadline:
-                    raise
-                time.sleep(0.5)
+        self.insert_when_capture_resumes(px)
         for _ in range(20):  # and keeps taking entries as they are applied
             for attempt in range(100):
                 try:
@@ -152,14 +155,7 @@ class FullLogTest(harness.TestCase):
         published = set(self.published_ids())
         # Space returns: the resync record for t comes first, then new rows.
         self.sub.start(same_port=True)
-        deadline = time.time() + 90
-        while True:
-            try:
-                self.insert_big(px)
-                break
-            except psycopg.Error:
-                self.assertLess(time.time(), deadline, "capture did not resume")
-                time.sleep(0.5)
+        self.insert_when_capture_resumes(px)
         if lost:
             # The resync record reached the subscriber's applier, which says so
             # (the entry itself may be purged already: it was applied).
