@@ -1,5 +1,7 @@
 #include "capture/change_log.hpp"
 
+#include <algorithm>
+#include <cstdio>
 #include <sys/stat.h>
 
 #include <cerrno>
@@ -16,6 +18,16 @@ constexpr std::string_view meta_format = "format";
 constexpr std::string_view meta_next_lsn = "next_lsn";
 constexpr std::string_view meta_log_id = "log_id";
 constexpr std::string_view meta_purged_below = "purged_below";
+// Ballast: space held back from appends so that resolutions and purges (which
+// need a few fresh pages too, LMDB copying on write) still fit when appends
+// have filled the map. Released when one of them meets a full map; put back
+// once purges have freed space.
+constexpr std::size_t ballast_piece = 1500;  // bytes per record: two fit a 4 kB leaf page
+std::string ballast_key(std::size_t i) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "ballast/%04zu", i);
+    return buf;
+}
 
 std::string random_id() {
     unsigned char b[16];
@@ -161,7 +173,11 @@ std::unique_ptr<change_log> change_log::open(const log_options& opts) {
         }
         t.commit();
     }
-    if (!opts.read_only) log->writer_ = std::thread([l = log.get()] { l->writer_loop(); });
+    if (!opts.read_only) {
+        log->ballast_bytes_ = std::clamp<std::size_t>(opts.map_size / 16, 32 * ballast_piece, 512 * ballast_piece);
+        log->ensure_ballast();
+        log->writer_ = std::thread([l = log.get()] { l->writer_loop(); });
+    }
     return log;
 }
 
@@ -278,6 +294,42 @@ void change_log::apply(MDB_txn* t, request& r) {
     }
 }
 
+bool change_log::ensure_ballast() {
+    try {
+        lmdb::txn t(env_.get(), 0);
+        // Small values in leaf pages, not one large value: overflow pages
+        // must be contiguous, which a purged, fragmented map may not offer.
+        if (!get(t.get(), meta_db_, ballast_key(0))) {
+            const std::string filler(ballast_piece, '\0');
+            for (std::size_t i = 0; i < ballast_bytes_ / ballast_piece; ++i)
+                put(t.get(), meta_db_, ballast_key(i), filler);
+            t.commit();
+        }
+        ballast_held_ = true;
+        return true;
+    } catch (const lmdb::error&) {
+        return false;  // no room yet: tried again after the next purge
+    }
+}
+
+bool change_log::release_ballast() {
+    try {
+        lmdb::txn t(env_.get(), 0);
+        if (!get(t.get(), meta_db_, ballast_key(0))) return false;
+        for (std::size_t i = 0; i < ballast_bytes_ / ballast_piece; ++i) {
+            std::string key = ballast_key(i);
+            MDB_val k{key.size(), key.data()};
+            int rc = mdb_del(t.get(), meta_db_, &k, nullptr);
+            if (rc != MDB_NOTFOUND) lmdb::check(rc, "mdb_del");
+        }
+        t.commit();
+        ballast_held_ = false;
+        return true;
+    } catch (const lmdb::error&) {
+        return false;
+    }
+}
+
 void change_log::writer_loop() {
     for (;;) {
         std::deque<request> batch;
@@ -291,11 +343,19 @@ void change_log::writer_loop() {
             urgent_ = 0;
         }
         std::vector<std::error_code> results(batch.size());
+        std::vector<std::size_t> retry;  // not appends, refused by a full map: again with the ballast released
         const std::uint64_t first_lsn = next_lsn_;
         try {
             lmdb::txn w(env_.get(), 0);
             for (std::size_t i = 0; i < batch.size(); ++i) {
                 const std::uint64_t before = next_lsn_;
+                // While the ballast is out, its room is for resolutions and
+                // purges only: appends count the map as full.
+                if ((batch[i].kind == request::append_in_doubt || batch[i].kind == request::append_committed) &&
+                    !ballast_held_) {
+                    results[i] = make_error_code(log_errc::full);
+                    continue;
+                }
                 try {
                     lmdb::txn child(env_.get(), 0, w.get());
                     apply(child.get(), batch[i]);
@@ -304,6 +364,9 @@ void change_log::writer_loop() {
                     next_lsn_ = before;
                     results[i] = e.code() == MDB_MAP_FULL ? make_error_code(log_errc::full)
                                                           : make_error_code(log_errc::write_failed);
+                    auto k = batch[i].kind;
+                    if (e.code() == MDB_MAP_FULL && k != request::append_in_doubt && k != request::append_committed)
+                        retry.push_back(i);
                 } catch (const std::system_error& e) {
                     next_lsn_ = before;
                     results[i] = e.code();
@@ -311,14 +374,46 @@ void change_log::writer_loop() {
             }
             put(w.get(), meta_db_, meta_next_lsn, std::to_string(next_lsn_));
             w.commit();  // the group's one fsync
-            { std::lock_guard vl(visible_mu_); }
-            visible_cv_.notify_all();
         } catch (const lmdb::error& e) {
             next_lsn_ = first_lsn;
             auto ec = e.code() == MDB_MAP_FULL ? make_error_code(log_errc::full)
                                                : make_error_code(log_errc::write_failed);
-            for (auto& r : results)
-                if (!r) r = ec;
+            retry.clear();
+            for (std::size_t i = 0; i < batch.size(); ++i) {
+                if (results[i]) continue;
+                results[i] = ec;
+                auto k = batch[i].kind;
+                if (e.code() == MDB_MAP_FULL && k != request::append_in_doubt && k != request::append_committed)
+                    retry.push_back(i);
+            }
+        }
+        // Resolutions and purges the full map refused: again, in the room
+        // the ballast held back. Appends stay refused until it is back.
+        if (!retry.empty() && release_ballast()) {
+            try {
+                lmdb::txn w2(env_.get(), 0);
+                std::vector<std::size_t> done;
+                for (std::size_t i : retry) {
+                    try {
+                        lmdb::txn child(env_.get(), 0, w2.get());
+                        apply(child.get(), batch[i]);
+                        child.commit();
+                        done.push_back(i);
+                    } catch (const lmdb::error&) {
+                    }
+                }
+                w2.commit();
+                for (std::size_t i : done) results[i].clear();
+            } catch (const lmdb::error&) {
+            }
+        }
+        { std::lock_guard vl(visible_mu_); }
+        visible_cv_.notify_all();
+        for (std::size_t i = 0; i < batch.size(); ++i) {
+            if (batch[i].kind == request::purge && !results[i] && batch[i].lsn > 0) {
+                ensure_ballast();
+                break;
+            }
         }
         for (std::size_t i = 0; i < batch.size(); ++i) {
             auto k = batch[i].kind;

@@ -144,6 +144,8 @@ private:
         return r.kind == request::barrier || (r.kind == request::append_in_doubt && opts_.sync);
     }
     void writer_loop();
+    bool ensure_ballast();   // writer thread (or open)
+    bool release_ballast();  // writer thread
     void apply(MDB_txn* parent, request& r);
 
     log_options opts_;
@@ -159,6 +161,8 @@ private:
     std::size_t urgent_ = 0;  // queued requests someone waits for
     bool stopping_ = false;
     std::uint64_t next_lsn_ = 1;  // owned by the writer thread after open
+    std::size_t ballast_bytes_ = 0;
+    bool ballast_held_ = false;  // writer thread
     std::atomic<std::chrono::steady_clock::rep> last_full_{0};  // steady_clock ticks; 0: never
     std::thread writer_;
 };

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <future>
 #include <thread>
+#include <vector>
 
 #include "capture/change_log.hpp"
 
@@ -156,6 +157,36 @@ BOOST_AUTO_TEST_CASE(a_full_map_fails_the_request_not_the_log) {
     BOOST_TEST((last == log_errc::full));
     // Small requests that still fit go on working, and what was written stays.
     BOOST_TEST(visible(*log).size() == std::size_t(ok));
+}
+
+// Appends stop short of the map's end: resolving what is in doubt needs
+// pages too, and must never find the map full (that entry would block every
+// reader until space came back, and space comes back only through readers).
+// Purges make room for appends again.
+BOOST_AUTO_TEST_CASE(a_full_map_still_resolves_and_purges) {
+    temp_dir d;
+    auto log = change_log::open({d.str(), 1 << 20});
+    std::vector<std::uint64_t> lsns;
+    for (int i = 0; i < 400; ++i) {
+        auto [ec, lsn] = wait([&](auto done) { log->append_in_doubt(txn(std::to_string(i), 30), done); });
+        if (ec) {
+            BOOST_TEST((ec == log_errc::full));
+            break;
+        }
+        lsns.push_back(lsn);
+    }
+    BOOST_REQUIRE(lsns.size() > 10);
+    for (auto lsn : lsns) {
+        auto [ec, n] = wait([&](auto done) { log->resolve(lsn, true, done); });
+        BOOST_TEST(!ec, "resolving LSN " << lsn << ": " << ec.message());
+    }
+    BOOST_TEST(log->in_doubt().empty());
+    BOOST_TEST(visible(*log).size() == lsns.size());
+    auto [pec, purged] = wait([&](auto done) { log->purge(lsns[lsns.size() / 2], 100000, done); });
+    BOOST_TEST(!pec);
+    BOOST_TEST(purged == lsns.size() / 2);
+    auto [again, lsn] = wait([&](auto done) { log->append_committed(txn("y", 30), done); });
+    BOOST_TEST(!again, again.message());
 }
 
 BOOST_AUTO_TEST_CASE(opening_what_is_not_a_log_is_a_clear_error) {
