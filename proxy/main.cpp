@@ -1,5 +1,6 @@
 // sqltapd: the PostgreSQL wire-protocol proxy with change capture.
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <cstdio>
 #include <algorithm>
@@ -193,6 +194,26 @@ int replay_only(const sqltap::config::settings& s) {
 
 }  // namespace
 
+// Each client session holds two sockets (client and publisher): the soft
+// limit on open files goes up to the hard one, and a limit that still cannot
+// hold max_client_connections sessions is said at start, not found out at the
+// thousandth connection.
+static void raise_fd_limit(std::size_t max_sessions) {
+    rlimit rl{};
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rlimit want = rl;
+        want.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &want) == 0) rl = want;
+    }
+    const rlim_t need = rlim_t(max_sessions) * 2 + 64;
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need)
+        sqltap::log::warning("open files limit ", std::to_string(rl.rlim_cur), " holds about ",
+                             std::to_string((rl.rlim_cur - std::min<rlim_t>(rl.rlim_cur, 64)) / 2),
+                             " sessions, fewer than [proxy] max_client_connections (", std::to_string(max_sessions),
+                             "); raise it (ulimit -n, systemd LimitNOFILE)");
+}
+
 int main(int argc, char** argv) {
     std::string config_path, sync_name;
     bool check_only = false;
@@ -305,6 +326,7 @@ int main(int argc, char** argv) {
                           capture ? "on, log " + loaded.values.capture.log_dir +
                                         (loaded.values.capture.strict ? " (strict)" : " (async)")
                                   : std::string("off"));
+        raise_fd_limit(loaded.values.proxy.max_client_connections);
         int status = srv.run();
         return status;
     } catch (const std::exception& e) {

@@ -66,10 +66,10 @@ class CrashTest(harness.TestCase):
         # publisher crash loses acknowledged commits that the log already has.
         pub = self.fixture(harness.PgServer(settings={"synchronous_commit": "on"}))
         sub = self.fixture(harness.PgServer())
-        harness.run(["pgbench", "-q", "-i", "-s", "1", "-d", pub.dsn()])
+        harness.run(["pgbench", "-q", "-i", "-s", "1", pub.dsn()])
         harness.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", pub.dsn(), "-c", SCHEMA])
         # The subscriber and a copy to replay the log onto start as the publisher is.
-        dump = harness.run(["pg_dump", "-d", pub.dsn()]).stdout
+        dump = harness.run(["pg_dump", pub.dsn()]).stdout
         sub.psql("CREATE DATABASE copy")
         for db in ("postgres", "copy"):
             r = subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", sub.dsn(db)], input=dump,
@@ -92,7 +92,7 @@ class CrashTest(harness.TestCase):
         def workload():
             while not stop.is_set():
                 subprocess.run(["pgbench", "-n", "-c", "4", "-j", "2", "-T", "3", "-b", "tpcb-like@3",
-                                "-f", f"{script}@1", "-d", px.dsn()], capture_output=True)
+                                "-f", f"{script}@1", px.dsn()], capture_output=True)
                 runs["pgbench"] += 1
                 time.sleep(0.1)
 
