@@ -29,6 +29,11 @@ std::string ballast_key(std::size_t i) {
     return buf;
 }
 
+// What a failed LMDB write means to the one who asked for it.
+std::error_code log_error(const lmdb::error& e) {
+    return make_error_code(e.code() == MDB_MAP_FULL ? log_errc::full : log_errc::write_failed);
+}
+
 std::string random_id() {
     unsigned char b[16];
     std::random_device rd;
@@ -351,8 +356,7 @@ void change_log::writer_loop() {
                 const std::uint64_t before = next_lsn_;
                 // While the ballast is out, its room is for resolutions and
                 // purges only: appends count the map as full.
-                if ((batch[i].kind == request::append_in_doubt || batch[i].kind == request::append_committed) &&
-                    !ballast_held_) {
+                if (batch[i].appends() && !ballast_held_) {
                     results[i] = make_error_code(log_errc::full);
                     continue;
                 }
@@ -362,11 +366,8 @@ void change_log::writer_loop() {
                     child.commit();
                 } catch (const lmdb::error& e) {
                     next_lsn_ = before;
-                    results[i] = e.code() == MDB_MAP_FULL ? make_error_code(log_errc::full)
-                                                          : make_error_code(log_errc::write_failed);
-                    auto k = batch[i].kind;
-                    if (e.code() == MDB_MAP_FULL && k != request::append_in_doubt && k != request::append_committed)
-                        retry.push_back(i);
+                    results[i] = log_error(e);
+                    if (e.code() == MDB_MAP_FULL && !batch[i].appends()) retry.push_back(i);
                 } catch (const std::system_error& e) {
                     next_lsn_ = before;
                     results[i] = e.code();
@@ -376,15 +377,12 @@ void change_log::writer_loop() {
             w.commit();  // the group's one fsync
         } catch (const lmdb::error& e) {
             next_lsn_ = first_lsn;
-            auto ec = e.code() == MDB_MAP_FULL ? make_error_code(log_errc::full)
-                                               : make_error_code(log_errc::write_failed);
+            const std::error_code ec = log_error(e);
             retry.clear();
             for (std::size_t i = 0; i < batch.size(); ++i) {
                 if (results[i]) continue;
                 results[i] = ec;
-                auto k = batch[i].kind;
-                if (e.code() == MDB_MAP_FULL && k != request::append_in_doubt && k != request::append_committed)
-                    retry.push_back(i);
+                if (e.code() == MDB_MAP_FULL && !batch[i].appends()) retry.push_back(i);
             }
         }
         // Resolutions and purges the full map refused: again, in the room
@@ -409,18 +407,14 @@ void change_log::writer_loop() {
         }
         { std::lock_guard vl(visible_mu_); }
         visible_cv_.notify_all();
+        bool purged = false, refused_full = false;
         for (std::size_t i = 0; i < batch.size(); ++i) {
-            if (batch[i].kind == request::purge && !results[i] && batch[i].lsn > 0) {
-                ensure_ballast();
-                break;
-            }
+            purged = purged || (batch[i].kind == request::purge && !results[i] && batch[i].lsn > 0);
+            refused_full = refused_full || (batch[i].appends() && results[i] == log_errc::full);
         }
-        for (std::size_t i = 0; i < batch.size(); ++i) {
-            auto k = batch[i].kind;
-            if ((k == request::append_in_doubt || k == request::append_committed) && results[i] == log_errc::full)
-                last_full_.store(std::chrono::steady_clock::now().time_since_epoch().count(),
-                                 std::memory_order_relaxed);
-        }
+        if (purged && !ballast_held_) ensure_ballast();
+        if (refused_full)
+            last_full_.store(std::chrono::steady_clock::now().time_since_epoch().count(), std::memory_order_relaxed);
         for (std::size_t i = 0; i < batch.size(); ++i) {
             if (batch[i].done) batch[i].done(results[i], results[i] ? 0 : batch[i].lsn);
         }
@@ -507,7 +501,7 @@ std::vector<in_doubt_entry> change_log::in_doubt() const {
         MDB_val rec{};
         if (mdb_get(t.get(), log_db_, &k, &rec) == MDB_SUCCESS) {
             transaction txn;
-            if (!decode(lmdb::view(rec), txn)) e.appended_us = txn.commit_time_us;
+            if (!decode_header(lmdb::view(rec), txn)) e.appended_us = txn.commit_time_us;
         }
         out.push_back(std::move(e));
     }

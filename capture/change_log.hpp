@@ -132,6 +132,7 @@ private:
         done_fn done;
         std::string key, value;  // replay_put
         std::size_t limit = 0;   // purge
+        bool appends() const noexcept { return kind == append_in_doubt || kind == append_committed; }
         static request make(kind_t k, transaction t, std::uint64_t lsn, done_fn d) {
             request r{k, std::move(t), lsn, std::move(d), {}, {}, 0};
             return r;

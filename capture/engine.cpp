@@ -22,47 +22,48 @@ void engine::info(const std::string& s) const {
 
 std::shared_ptr<engine> engine::start(const engine_options& o) {
     std::shared_ptr<engine> e(new engine(o));
-    // What a previous run left in doubt: resolve it now if the publisher
-    // answers, otherwise the worker keeps trying.
-    if (!e->log_->in_doubt().empty()) {
+    // One admin connection at start: what a previous run left in doubt is
+    // resolved now if the publisher answers (otherwise the worker keeps
+    // trying), and the publisher's settings are checked.
+    const bool in_doubt = !e->log_->in_doubt().empty();
+    const bool check = !o.admin_conninfo.empty();
+    if (in_doubt || check) {
+        std::unique_ptr<admin_connection> c;
         try {
-            admin_connection c(o.admin_conninfo, o.admin_database);
-            auto report = recover_in_doubt(*e->log_, [&](const in_doubt_entry& d) {
-                return query_xact_status(c, d);
-            });
-            e->info("recovered in-doubt log entries: " + std::to_string(report.committed) + " committed, " +
-                 std::to_string(report.aborted) + " aborted, " + std::to_string(report.in_progress) +
-                 " still in progress, " + std::to_string(report.unknown) + " unknown");
-            for (const auto& p : report.problems) e->warn(p);
+            c = std::make_unique<admin_connection>(o.admin_conninfo, o.admin_database);
+            if (in_doubt) {
+                auto report = recover_in_doubt(*e->log_, [&](const in_doubt_entry& d) {
+                    return query_xact_status(*c, d);
+                });
+                e->info("recovered in-doubt log entries: " + std::to_string(report.committed) + " committed, " +
+                        std::to_string(report.aborted) + " aborted, " + std::to_string(report.in_progress) +
+                        " still in progress, " + std::to_string(report.unknown) + " unknown");
+                for (const auto& p : report.problems) e->warn(p);
+            }
         } catch (const std::exception& x) {
-            e->warn(std::string("in-doubt entries wait for the publisher: ") + x.what());
+            if (in_doubt) e->warn(std::string("in-doubt entries wait for the publisher: ") + x.what());
         }
+        // Checked again at the next start when the publisher is down now.
+        if (c && check) e->check_publisher_settings(*c);
     }
-    e->check_publisher_settings();
     e->worker_ = std::thread([p = e.get()] { p->worker_loop(); });
     return e;
 }
 
-void engine::check_publisher_settings() {
-    if (opts_.admin_conninfo.empty()) return;
-    try {
-        admin_connection c(opts_.admin_conninfo, opts_.admin_database);
-        PGresult* r = PQexec(c.get(), "SELECT current_setting('synchronous_commit'), "
-                                      "current_setting('track_commit_timestamp')");
-        if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
-            std::string sync = PQgetvalue(r, 0, 0), ts = PQgetvalue(r, 0, 1);
-            if (sync == "off")
-                warn("the publisher runs with synchronous_commit = off: a crash of the publisher loses commits it "
-                     "acknowledged, which the change log keeps (docs/reliability.md)");
-            if (ts != "on")
-                warn("the publisher runs with track_commit_timestamp = off: after a crash of the publisher, a "
-                     "transaction whose COMMIT was cut off can be taken for committed when a new transaction "
-                     "reuses its xid (docs/reliability.md); turn it on to rule that out");
-        }
-        PQclear(r);
-    } catch (const std::exception&) {
-        // Checked again at the next start; the publisher may be down now.
+void engine::check_publisher_settings(admin_connection& c) {
+    PGresult* r = PQexec(c.get(), "SELECT current_setting('synchronous_commit'), "
+                                  "current_setting('track_commit_timestamp')");
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
+        std::string sync = PQgetvalue(r, 0, 0), ts = PQgetvalue(r, 0, 1);
+        if (sync == "off")
+            warn("the publisher runs with synchronous_commit = off: a crash of the publisher loses commits it "
+                 "acknowledged, which the change log keeps (docs/reliability.md)");
+        if (ts != "on")
+            warn("the publisher runs with track_commit_timestamp = off: after a crash of the publisher, a "
+                 "transaction whose COMMIT was cut off can be taken for committed when a new transaction "
+                 "reuses its xid (docs/reliability.md); turn it on to rule that out");
     }
+    PQclear(r);
 }
 
 engine::engine(const engine_options& o) : opts_(o), filter_(o.tables, o.exclude) {
@@ -149,6 +150,7 @@ void engine::lost(const std::string& database, const std::string& xid,
 }
 
 void engine::refused(std::error_code why) {
+    counters_.log_failures.fetch_add(1, std::memory_order_relaxed);
     std::uint64_t count;
     {
         std::lock_guard lock(refused_mu_);

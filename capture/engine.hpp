@@ -103,8 +103,9 @@ public:
     // COMMIT/ROLLBACK PREPARED went through (from any session).
     void finish_prepared(const std::string& database, const std::string& gid, bool committed);
 
-    // A commit was refused because the log could not take its entry: said
-    // in sqltapd's log at once, then at most every 10 seconds with a count.
+    // A commit was refused because the log could not take its entry: counted
+    // (log_failures) and said in sqltapd's log at once, then at most every
+    // 10 seconds with a count.
     void refused(std::error_code why);
 
     void warn(const std::string& s) const;
@@ -115,7 +116,7 @@ private:
     void post(std::function<void()> task);
     void worker_loop();
     void resolve_pending();  // worker thread
-    void check_publisher_settings();  // warns of settings that weaken what the log promises
+    void check_publisher_settings(admin_connection& c);  // warns of settings that weaken what the log promises
     void write_gaps();       // worker thread: the resync records lost() owes
     admin_connection& admin(const std::string& database);  // worker thread
     static std::string cache_key(const std::string& database, const std::vector<std::string>& schemas,

@@ -102,8 +102,9 @@ std::string encode(const transaction& t) {
     return std::move(w.out);
 }
 
-std::error_code decode(std::string_view bytes, transaction& t) {
-    reader r(bytes);
+namespace {
+// The fields before the relations: xid, database, commit time, origin.
+std::error_code read_header(reader& r, transaction& t) {
     std::uint8_t version = r.u8();
     if (r.ec) return r.ec;
     if (version > record_format_version) return record_errc::newer_version;
@@ -113,6 +114,18 @@ std::error_code decode(std::string_view bytes, transaction& t) {
     t.database = r.str();
     t.commit_time_us = r.fixed64();
     t.origin = r.str();
+    return r.ec;
+}
+}  // namespace
+
+std::error_code decode_header(std::string_view bytes, transaction& t) {
+    reader r(bytes);
+    return read_header(r, t);
+}
+
+std::error_code decode(std::string_view bytes, transaction& t) {
+    reader r(bytes);
+    if (auto ec = read_header(r, t)) return ec;
     t.relations.clear();
     t.changes.clear();
     std::uint64_t nrel = r.count();

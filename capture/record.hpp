@@ -72,6 +72,8 @@ inline std::error_code make_error_code(record_errc e) noexcept { return {static_
 std::string encode(const transaction& t);
 // Decodes a record; `t.lsn` is left as the caller set it.
 std::error_code decode(std::string_view bytes, transaction& t);
+// Only xid, database, commit time and origin (not the changes), cheaply.
+std::error_code decode_header(std::string_view bytes, transaction& t);
 
 // Key encoding: 8-byte big-endian, so LMDB's byte order is LSN order.
 std::string lsn_key(std::uint64_t lsn);

@@ -9,6 +9,8 @@ namespace {
 bool ident_char(char c) {
     return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || static_cast<unsigned char>(c) >= 0x80;
 }
+// A character that continues a name: PostgreSQL's ident_cont, "$" included.
+bool ident_cont(char c) { return ident_char(c) || c == '$'; }
 
 // At sql[i] == '$': the length of a dollar-quote tag ("$$", "$tag$"), or 0.
 std::size_t dollar_tag(std::string_view sql, std::size_t i) {
@@ -27,7 +29,7 @@ std::size_t quoted_end(std::string_view sql, std::size_t i, std::size_t from, st
     char c = sql[i];
     if (c == '\'' || c == '"') {
         bool backslash = c == '\'' && i > from && (sql[i - 1] == 'E' || sql[i - 1] == 'e') &&
-                         (i - 1 == from || !(ident_char(sql[i - 2]) || sql[i - 2] == '$'));
+                         (i - 1 == from || !ident_cont(sql[i - 2]));
         ++i;
         while (i < to) {
             if (backslash && sql[i] == '\\') {
@@ -81,7 +83,7 @@ std::size_t last_token_end(std::string_view sql, std::size_t from, std::size_t t
             i = end = q;
         } else if (ident_char(sql[i]) && !std::isdigit(static_cast<unsigned char>(sql[i]))) {
             // A name, whole: "$" inside it (a$b$c) starts no dollar quote.
-            while (i < to && (ident_char(sql[i]) || sql[i] == '$')) ++i;
+            while (i < to && ident_cont(sql[i])) ++i;
             end = i;
         } else {
             ++i;
@@ -146,7 +148,7 @@ std::size_t qualified_name_end(std::string_view sql, std::size_t at) {
                 break;
             }
         } else {
-            while (i < n && (ident_char(sql[i]) || sql[i] == '$')) ++i;
+            while (i < n && ident_cont(sql[i])) ++i;
         }
         std::size_t j = skip_blank(sql, i);
         if (j < n && sql[j] == '.') {
@@ -190,7 +192,7 @@ std::vector<std::pair<std::size_t, std::size_t>> top_level_words(std::string_vie
             ++i;
         } else if (ident_char(c) && !std::isdigit(static_cast<unsigned char>(c))) {
             std::size_t j = i;
-            while (j < to && (ident_char(sql[j]) || sql[j] == '$')) ++j;
+            while (j < to && ident_cont(sql[j])) ++j;
             if (depth == 0) words.emplace_back(i, j - i);
             i = j;
         } else {
@@ -213,7 +215,7 @@ bool names_relation(std::string_view sql, std::size_t from, std::size_t to) {
     std::string_view between = sql.substr(begin, last_token_end(sql, begin, to) - begin);
     if (between.empty() || equals_ci(between, "only") || between.back() == '.') return false;
     if (between.size() >= 2 && equals_ci(between.substr(between.size() - 2), "as") &&
-        (between.size() == 2 || !(ident_char(between[between.size() - 3]) || between[between.size() - 3] == '$')))
+        (between.size() == 2 || !ident_cont(between[between.size() - 3])))
         return false;
     return true;
 }

@@ -382,7 +382,6 @@ commit_decision session_capture::state::decide_commit(std::vector<uncaptured_wri
 std::optional<std::pair<std::string_view, std::string>> session_capture::state::commit_refusal(
     const commit_decision& d) {
     if (d.ticket->failed) {
-        eng->counters().log_failures.fetch_add(1, std::memory_order_relaxed);
         eng->refused(d.ticket->error);
         return std::pair{state_log_failed, "sqltap could not write the transaction to the change log (" +
                                                d.ticket->error.message() +
