@@ -5,8 +5,8 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
 
+#include "feed.hpp"
 #include "protocol/frame_reader.hpp"
 #include "protocol/messages.hpp"
 
@@ -24,9 +24,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     for (;;) {
         std::size_t n = std::min(chunk, size - pos);
         if (n > 0) {
-            auto space = r.prepare(n);
-            std::memcpy(space.data(), data + pos, n);
-            r.commit(n);
+            sqltap::fuzz::feed(r, data + pos, n);
             pos += n;
         }
         std::error_code ec;

@@ -3,8 +3,8 @@
 // that decodes to the same parameters.
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
 
+#include "feed.hpp"
 #include "protocol/frame_reader.hpp"
 #include "protocol/startup.hpp"
 
@@ -12,9 +12,7 @@ using namespace sqltap::protocol;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     frame_reader r;
-    auto space = r.prepare(size + 1);
-    std::memcpy(space.data(), data, size);
-    r.commit(size);
+    sqltap::fuzz::feed(r, data, size);
     std::error_code ec;
     auto f = r.next_startup(ec);
     if (!f) return 0;
@@ -27,9 +25,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             byte_buffer again;
             encode_startup(again, m);
             frame_reader r2;
-            auto s2 = r2.prepare(again.size());
-            std::memcpy(s2.data(), again.data(), again.size());
-            r2.commit(again.size());
+            sqltap::fuzz::feed(r2, again.data(), again.size());
             auto f2 = r2.next_startup(ec);
             startup_message m2;
             if (!f2 || decode_startup(*f2, m2) || m2.parameters != m.parameters || m2.version != m.version)

@@ -8,6 +8,7 @@ test fails (see TestCase below).
 import fcntl
 import os
 import pwd
+import re
 import shutil
 import signal
 import socket
@@ -16,6 +17,8 @@ import sys
 import tempfile
 import time
 import unittest
+import urllib.error
+import urllib.request
 
 PG_BIN = os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin")
 BUILD_DIR = os.environ.get("SQLTAP_BUILD_DIR", os.path.join(os.path.dirname(__file__), "../../build"))
@@ -271,6 +274,30 @@ class Sqltapd:
 
     def fd_count(self):
         return len(os.listdir(f"/proc/{self.proc.pid}/fd"))
+
+
+METRIC_LINE = re.compile(r'^[a-z_]+(\{([a-z_]+="[^"]*",?)+\})? -?[0-9.e+-]+$')
+
+
+def scrape(port, path="/metrics"):
+    """(status, Content-Type, body) of a GET on sqltapd's [admin] listen address."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as r:
+            return r.status, r.headers.get("Content-Type"), r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers.get("Content-Type"), e.read().decode()
+
+
+def parse_metrics(text):
+    """{'name{labels}': value} of a Prometheus text page, checking its lines."""
+    out = {}
+    for line in text.splitlines():
+        if line.startswith("# HELP ") or line.startswith("# TYPE "):
+            continue
+        assert METRIC_LINE.match(line), f"not a metric line: {line!r}"
+        key, value = line.rsplit(" ", 1)
+        out[key] = float(value)
+    return out
 
 
 class TestCase(unittest.TestCase):

@@ -3,39 +3,15 @@
 the HTTP endpoint's /metrics and /health, against a publisher and a
 subscriber under a workload."""
 import os
-import re
 import subprocess
 import threading
 import time
-import urllib.error
-import urllib.request
 
 import psycopg
 
 import harness
 
 SCHEMA = "CREATE TABLE items (id int PRIMARY KEY, v text, n int NOT NULL DEFAULT 0);"
-METRIC_LINE = re.compile(r'^[a-z_]+(\{([a-z_]+="[^"]*",?)+\})? -?[0-9.e+-]+$')
-
-
-def scrape(port, path="/metrics"):
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as r:
-            return r.status, r.headers.get("Content-Type"), r.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.headers.get("Content-Type"), e.read().decode()
-
-
-def metrics(text):
-    """{'name{labels}': value} of a Prometheus text page, checking its lines."""
-    out = {}
-    for line in text.splitlines():
-        if line.startswith("# HELP ") or line.startswith("# TYPE "):
-            continue
-        assert METRIC_LINE.match(line), f"not a metric line: {line!r}"
-        key, value = line.rsplit(" ", 1)
-        out[key] = float(value)
-    return out
 
 
 class AdminTest(harness.TestCase):
@@ -166,14 +142,14 @@ class AdminTest(harness.TestCase):
         self.assertEqual(self.px.proc.returncode, 0, self.px.log()[-3000:])
 
     def test_metrics_move_during_a_workload_and_the_lag_falls(self):
-        status, ctype, text = scrape(self.metrics_port, "/health")
+        status, ctype, text = harness.scrape(self.metrics_port, "/health")
         self.assertEqual(status, 200)
         self.assertIn("subscriber s1:", text)
-        self.assertEqual(scrape(self.metrics_port, "/nothing")[0], 404)
-        status, ctype, text = scrape(self.metrics_port)
+        self.assertEqual(harness.scrape(self.metrics_port, "/nothing")[0], 404)
+        status, ctype, text = harness.scrape(self.metrics_port)
         self.assertEqual(status, 200)
         self.assertTrue(ctype.startswith("text/plain; version=0.0.4"), ctype)
-        before = metrics(text)
+        before = harness.parse_metrics(text)
         for name in ("sqltap_sessions_active", "sqltap_queries_total", "sqltap_captured_transactions_total",
                      "sqltap_captured_rows_total", "sqltap_uncaptured_rejections_total", "sqltap_log_size_bytes",
                      "sqltap_log_oldest_lsn", "sqltap_log_newest_lsn", 'sqltap_subscriber_applied_lsn{subscriber="s1"}',
@@ -201,8 +177,8 @@ class AdminTest(harness.TestCase):
             self.console("PAUSE SUBSCRIBER s1")
             lag = self.wait_for("a lag", lambda: (lambda m: m['sqltap_subscriber_lag_entries{subscriber="s1"}']
                                                   if m['sqltap_subscriber_lag_entries{subscriber="s1"}'] > 50 else 0)(
-                metrics(scrape(self.metrics_port)[2])))
-            during = metrics(scrape(self.metrics_port)[2])
+                harness.parse_metrics(harness.scrape(self.metrics_port)[2])))
+            during = harness.parse_metrics(harness.scrape(self.metrics_port)[2])
             self.assertEqual(during['sqltap_subscriber_state{subscriber="s1",state="paused"}'], 1)
             self.assertGreater(during['sqltap_subscriber_lag_seconds{subscriber="s1"}'], 0)
             self.console("RESUME SUBSCRIBER s1")
@@ -214,11 +190,11 @@ class AdminTest(harness.TestCase):
         seen = [lag]
 
         def caught_up():
-            m = metrics(scrape(self.metrics_port)[2])
+            m = harness.parse_metrics(harness.scrape(self.metrics_port)[2])
             seen.append(m['sqltap_subscriber_lag_entries{subscriber="s1"}'])
             return seen[-1] == 0
         self.wait_for("the lag to fall to 0", caught_up, timeout=60)
-        after = metrics(scrape(self.metrics_port)[2])
+        after = harness.parse_metrics(harness.scrape(self.metrics_port)[2])
         self.assertGreater(after["sqltap_queries_total"], before["sqltap_queries_total"] + done[0] - 1)
         self.assertGreaterEqual(after["sqltap_captured_transactions_total"],
                                 before["sqltap_captured_transactions_total"] + done[0])

@@ -8,9 +8,7 @@ resync record; from then on commits wait for the log as in strict mode.
 max_log_size keeps the log below the map by giving up the furthest-behind
 subscriber instead."""
 import json
-import re
 import time
-import urllib.request
 
 import psycopg
 
@@ -175,9 +173,9 @@ class FullLogTest(harness.TestCase):
         self.assertEqual(self.lost_metric(px), len(lost))
 
     def lost_metric(self, px):
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=10) as r:
-            text = r.read().decode()
-        return int(float(re.search(r"^sqltap_log_lost_transactions_total (\S+)$", text, re.M).group(1)))
+        status, _, text = harness.scrape(self.metrics_port)
+        self.assertEqual(status, 200)
+        return int(harness.parse_metrics(text)["sqltap_log_lost_transactions_total"])
 
     def test_max_log_size_gives_up_the_slowest_subscriber_instead(self):
         px = self.start({"durability": "strict", "log_map_size": "4MB", "max_log_size": "1MB"})
