@@ -247,14 +247,6 @@ void applier::session(pg::connection& c) {
             if (paused_) throw pause_requested("paused");
         }
         std::uint64_t end = ctx_.log->wait_visible(read_pos, std::chrono::milliseconds(200));
-        // The lag: positions behind, and the age of the oldest entry not applied.
-        {
-            auto l = lag_behind(*ctx_.log, applied, end);
-            std::lock_guard lock(mu_);
-            status_.end_lsn = l.end_lsn;
-            status_.lag_entries = l.entries;
-            status_.lag_seconds = l.seconds;
-        }
         if (end <= read_pos) {
             set_state(state::streaming);
             continue;
@@ -521,7 +513,6 @@ void applier::committed(const pending& p) {
         ++status_.applied_txns;
         status_.applied_rows += p.rows;
     }
-    if (status_.lag_entries > 0) --status_.lag_entries;
 }
 
 void applier::apply_careful(pg::connection& c, const pending& p) {

@@ -47,19 +47,21 @@ bool engine::resume(const std::string& name) {
     return a != nullptr;
 }
 
+subscriber_status engine::with_lag(subscriber_status s) const {
+    // From the log, whatever the applier is doing: one busy with a long batch
+    // (or paused, offline, stopped) does not see what was appended since.
+    auto l = lag_behind(log_, s.applied_lsn, log_.visible_end());
+    s.end_lsn = l.end_lsn;
+    s.lag_entries = l.entries;
+    s.lag_seconds = l.seconds;
+    return s;
+}
+
 std::vector<subscriber_status> engine::statuses() const {
     std::vector<subscriber_status> out;
     std::lock_guard lock(mu_);
     for (const auto& a : appliers_) {
-        auto s = a->status();
-        // An applier that is not applying does not update its lag: the log
-        // tells it (paused, offline and stopped subscribers fall behind).
-        if (s.st != state::streaming && s.st != state::catching_up) {
-            auto l = lag_behind(log_, s.applied_lsn, log_.visible_end());
-            s.end_lsn = l.end_lsn;
-            s.lag_entries = l.entries;
-            s.lag_seconds = l.seconds;
-        }
+        auto s = with_lag(a->status());
         auto it = rates_.find(s.name);
         if (it != rates_.end()) {
             s.txn_rate = it->second.txn_rate;
@@ -91,7 +93,7 @@ void engine::housekeeping() {
     {
         std::lock_guard lock(mu_);
         for (const auto& a : appliers_) {
-            auto s = a->status();
+            auto s = with_lag(a->status());
             auto& r = rates_[s.name];
             if (r.at != std::chrono::steady_clock::time_point{}) {
                 double dt = std::chrono::duration<double>(now - r.at).count();

@@ -49,6 +49,8 @@ private:
     void loop();
     applier* find(const std::string& name) const;
     void purge(const std::vector<subscriber_status>& st);
+    // An applier's status with its lag as the log has it now.
+    subscriber_status with_lag(subscriber_status s) const;
 
     capture::change_log& log_;
     replay_options opts_;

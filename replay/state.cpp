@@ -105,7 +105,7 @@ lag lag_behind(const capture::change_log& log, std::uint64_t applied, std::uint6
         log.read(applied + 1, end, [&](std::uint64_t lsn, std::string_view bytes) {
             capture::transaction t;
             t.lsn = lsn;
-            if (!capture::decode(bytes, t)) l.seconds = std::max(0.0, double(now_us() - t.commit_time_us) / 1e6);
+            if (!capture::decode_header(bytes, t)) l.seconds = std::max(0.0, double(now_us() - t.commit_time_us) / 1e6);
             return false;
         });
     return l;

@@ -254,8 +254,24 @@ class Sqltapd:
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def log(self):
-        with open(self.log_path) as f:
+        with open(self.log_path, errors="replace") as f:
             return f.read()
+
+    # What AddressSanitizer, LeakSanitizer, UndefinedBehaviorSanitizer and
+    # ThreadSanitizer print (to stderr, which goes to the log). A report at
+    # shutdown, after a test's last assertion, fails the test too.
+    SANITIZER_MARKS = re.compile(r"^(==\d+==ERROR: \w+Sanitizer|WARNING: ThreadSanitizer|SUMMARY: \w+Sanitizer"
+                                 r"|.*: runtime error: )", re.M)
+
+    def sanitizer_report(self):
+        """The first lines of a sanitizer report in the log, or None."""
+        if not os.path.exists(self.log_path):
+            return None
+        text = self.log()
+        m = self.SANITIZER_MARKS.search(text)
+        if not m:
+            return None
+        return "\n".join(text[m.start():].splitlines()[:40])
 
     def dump_log(self):
         sys.stderr.write(f"---- sqltapd log ({self.log_path}) ----\n{self.log()}\n")
@@ -317,12 +333,19 @@ class TestCase(unittest.TestCase):
             result = getattr(outcome, "result", None)
             errors = list(getattr(result, "errors", [])) + list(getattr(result, "failures", []))
             failed = any(t is self for t, _ in errors)
+        reports = []
         for f in reversed(self._fixtures):
-            if failed:
-                f.dump_log()
             if isinstance(f, Sqltapd):
                 f.stop()
+                report = f.sanitizer_report()
+                if report:
+                    reports.append(report)
+                    failed = True
+            if failed:
+                f.dump_log()
             f.cleanup()
+        if reports:
+            self.fail("sqltapd's log holds a sanitizer report:\n" + "\n".join(reports))
 
 
 def main():

@@ -311,6 +311,36 @@ class ReplayTest(harness.TestCase):
         self.drain(px, {"a": a, "b": b})
         self.assert_equal({"a": a, "b": b})
 
+    def test_lag_counts_what_was_appended_while_a_batch_is_applied(self):
+        """A subscriber busy with one batch (here: blocked by a lock on the
+        subscriber) is behind by everything appended since, not by what it
+        saw when the batch began (scripts/demo stopped waiting too soon when
+        the console showed that)."""
+        a = self.make_subscriber()
+        px = self.start({"a": (a, {})}, extra="[admin]\nusers = postgres\n")
+        with psycopg.connect(px.dsn("app"), autocommit=True) as c:
+            c.execute("INSERT INTO tags (name) VALUES ('warm')")
+        self.drain(px, {"a": a})
+        with psycopg.connect(a.dsn("app")) as blocker:
+            blocker.execute("LOCK TABLE tags IN ACCESS EXCLUSIVE MODE")
+            with psycopg.connect(px.dsn("app"), autocommit=True) as c:
+                c.execute("INSERT INTO tags (name) VALUES ('blocked')")
+                # The applier takes that entry and waits for the lock.
+                deadline = time.time() + 60
+                while a.psql("SELECT count(*) FROM pg_locks WHERE NOT granted", dbname="app") == "0":
+                    self.assertLess(time.time(), deadline, "the applier never waited for the lock")
+                    time.sleep(0.1)
+                for i in range(20):
+                    c.execute("INSERT INTO events (kind) VALUES (%s)", (f"e{i}",))
+            newest = self.newest(px)
+            applied = self.applied(a, "a")
+            r = harness.run(["psql", "-X", "-A", "-t", "-F", "|", "-d", px.dsn("sqltap"), "-c", "SHOW SUBSCRIBERS"])
+            row = r.stdout.strip().split("|")
+            self.assertEqual((int(row[3]), int(row[4])), (newest, newest - applied), r.stdout)
+            self.assertGreaterEqual(newest - applied, 21, r.stdout)
+        self.drain(px, {"a": a})
+        self.assert_equal({"a": a})
+
     def test_conflicts_follow_each_policy(self):
         names = ["src", "skip", "keep", "err"]
         policy = {"src": "source_wins", "skip": "skip", "keep": "keep_local", "err": "error"}
