@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <filesystem>
 #include <future>
@@ -216,8 +217,10 @@ void change_log::submit(request r) {
     cv_.notify_one();
 }
 
-void change_log::append_in_doubt(transaction t, done_fn done) {
-    submit(request::make(request::append_in_doubt, std::move(t), 0, std::move(done)));
+void change_log::append_in_doubt(transaction t, done_fn done, std::int64_t xid_seen_us) {
+    auto r = request::make(request::append_in_doubt, std::move(t), 0, std::move(done));
+    r.xid_seen_us = xid_seen_us;
+    submit(std::move(r));
 }
 
 void change_log::append_committed(transaction t, done_fn done) {
@@ -255,7 +258,11 @@ void change_log::apply(MDB_txn* t, request& r) {
             r.lsn = next_lsn_;
             std::string key = lsn_key(r.lsn);
             put(t, log_db_, key, encode(r.txn), MDB_APPEND);
-            if (r.kind == request::append_in_doubt) put(t, in_doubt_db_, key, r.txn.xid + '\0' + r.txn.database);
+            // The in-doubt mark: xid, database and (later versions) when the xid was seen.
+            if (r.kind == request::append_in_doubt)
+                put(t, in_doubt_db_, key,
+                    r.txn.xid + '\0' + r.txn.database +
+                        (r.xid_seen_us ? '\0' + std::to_string(r.xid_seen_us) : std::string()));
             ++next_lsn_;
             break;
         }
@@ -495,14 +502,22 @@ std::vector<in_doubt_entry> change_log::in_doubt() const {
     MDB_val k{}, v{};
     for (bool ok = c.get(k, v, MDB_FIRST); ok; ok = c.get(k, v, MDB_NEXT)) {
         std::string_view val = lmdb::view(v);
-        auto nul = val.find('\0');
-        in_doubt_entry e{lsn_from_key(lmdb::view(k)), std::string(val.substr(0, nul)),
-                         nul == val.npos ? std::string() : std::string(val.substr(nul + 1))};
+        auto field = [&val]() {  // the next '\0'-separated field
+            auto nul = val.find('\0');
+            std::string_view f = val.substr(0, nul);
+            val = nul == val.npos ? std::string_view() : val.substr(nul + 1);
+            return f;
+        };
+        in_doubt_entry e{lsn_from_key(lmdb::view(k)), std::string(field()), std::string(field())};
         MDB_val rec{};
         if (mdb_get(t.get(), log_db_, &k, &rec) == MDB_SUCCESS) {
             transaction txn;
             if (!decode_header(lmdb::view(rec), txn)) e.appended_us = txn.commit_time_us;
         }
+        std::string_view seen = field();
+        std::int64_t us = 0;
+        auto [end, ec] = std::from_chars(seen.data(), seen.data() + seen.size(), us);
+        e.xid_seen_us = ec == std::errc{} && end == seen.data() + seen.size() && us > 0 ? us : e.appended_us;
         out.push_back(std::move(e));
     }
     return out;

@@ -69,6 +69,10 @@ struct in_doubt_entry {
     std::string xid;
     std::string database;
     std::int64_t appended_us = 0;  // the record's commit time: sqltapd's clock just before the COMMIT went
+    // When sqltapd learned the xid from the publisher (its clock): the
+    // publisher that assigned it was running then. The appended time when
+    // the entry does not say.
+    std::int64_t xid_seen_us = 0;
 };
 
 class change_log {
@@ -81,7 +85,8 @@ public:
     using done_fn = std::function<void(std::error_code, std::uint64_t lsn)>;
 
     // Assigns the next LSN, stores the record and an in-doubt mark, durably.
-    void append_in_doubt(transaction t, done_fn done);
+    // xid_seen_us: see in_doubt_entry (0: the record's commit time).
+    void append_in_doubt(transaction t, done_fn done, std::int64_t xid_seen_us = 0);
     // Resolves an in-doubt record: committed keeps it, aborted deletes it.
     void resolve(std::uint64_t lsn, bool committed, done_fn done);
     // Assigns the next LSN and stores a record that is already committed.
@@ -132,9 +137,10 @@ private:
         done_fn done;
         std::string key, value;  // replay_put
         std::size_t limit = 0;   // purge
+        std::int64_t xid_seen_us = 0;  // append_in_doubt
         bool appends() const noexcept { return kind == append_in_doubt || kind == append_committed; }
         static request make(kind_t k, transaction t, std::uint64_t lsn, done_fn d) {
-            request r{k, std::move(t), lsn, std::move(d), {}, {}, 0};
+            request r{k, std::move(t), lsn, std::move(d), {}, {}, 0, 0};
             return r;
         }
     };

@@ -16,8 +16,13 @@ const char* to_string(xact_status s) noexcept {
 }
 
 xact_status query_xact_status(admin_connection& c, const in_doubt_entry& e) {
-    const std::string appended = std::to_string(e.appended_us);
-    const char* values[] = {e.xid.c_str(), appended.c_str()};
+    // A commit after the publisher's start, of an xid sqltapd had seen
+    // before that start, belongs to a transaction that reused the xid after
+    // a crash (the COMMIT of the entry's transaction never reached the WAL).
+    // The time the xid was seen, not the time the entry was appended: a
+    // session may append just after a restart it has not noticed yet.
+    const std::string seen = std::to_string(e.xid_seen_us);
+    const char* values[] = {e.xid.c_str(), seen.c_str()};
     // The xid's low 32 bits name it to pg_xact_commit_timestamp.
     PGresult* r = PQexecParams(
         c.get(),

@@ -105,6 +105,7 @@ void session_capture::state::settle(commit_ticket& t) {
 void session_capture::state::reset_txn() {
     buf.clear();
     xid.clear();
+    xid_seen_us = 0;
     may_write = false;
     have_base = false;
     base.clear();
@@ -118,6 +119,14 @@ void session_capture::state::reset_txn() {
     capture_failure.clear();
     if (had_ddl) eng->invalidate(ctx.database);
     had_ddl = false;
+}
+
+void session_capture::state::learn_xid(const std::string& x) {
+    if (!xid.empty() || x.empty()) return;
+    xid = x;
+    xid_seen_us =
+        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count();
 }
 
 void session_capture::state::send_query(byte_buffer& out, std::string text, std::shared_ptr<request> r) {
@@ -375,7 +384,7 @@ commit_decision session_capture::state::decide_commit(std::vector<uncaptured_wri
             self->settle(*ticket);
             self->poke();
         });
-    });
+    }, xid_seen_us);
     return d;
 }
 
@@ -606,7 +615,7 @@ verdict session_capture::state::on_data_row(request& r, slot* s, const protocol:
             capture_failure = "a result row of a captured write could not be read";
             return verdict::forward;
         }
-        if (xid.empty()) xid = row.xid;
+        learn_xid(row.xid);
         const table_info& t = *s->plan->table;
         auto& e = expected[t.root_oid ? t.root_oid : t.oid];
         switch (rf.written(row)) {  // counted as written, whatever a row filter keeps
@@ -625,7 +634,7 @@ verdict session_capture::state::on_data_row(request& r, slot* s, const protocol:
         for (const auto& v : d.columns)
             vals.push_back(v ? std::optional<std::string>(std::string(protocol::as_text(*v))) : std::nullopt);
         if (s->use == snap_use::check && !vals.empty()) {  // check_query: the xid first
-            if (vals[0] && xid.empty()) xid = *vals[0];
+            if (vals[0]) learn_xid(*vals[0]);
             vals.erase(vals.begin());
             if (!vals.empty() && !vals[0]) return verdict::replace;  // nothing written
         }

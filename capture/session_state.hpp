@@ -217,6 +217,8 @@ struct session_capture::state : std::enable_shared_from_this<session_capture::st
     // The open transaction.
     txn_buffer buf;
     std::string xid;
+    std::int64_t xid_seen_us = 0;  // when the xid came (sqltapd's clock): see in_doubt_entry
+    void learn_xid(const std::string& x);  // the transaction's xid, from the first row or check that has it
     bool may_write = false;  // ran something that may have written
     bool have_base = false;
     stats_snapshot base;

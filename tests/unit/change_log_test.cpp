@@ -86,6 +86,28 @@ BOOST_AUTO_TEST_CASE(in_doubt_entries_hide_everything_after_them) {
     BOOST_TEST((visible(*log) == std::vector<std::uint64_t>{1, 2, 3}));
 }
 
+BOOST_AUTO_TEST_CASE(in_doubt_entries_keep_when_their_xid_was_seen) {
+    // The xid-reuse check after a publisher crash needs a time at which the
+    // publisher that assigned the xid was running: when the xid came, not
+    // when the entry was appended (a session may append just after a restart).
+    temp_dir d;
+    auto log = change_log::open({d.str()});
+    auto t = txn("7");
+    t.database = "app";
+    t.commit_time_us = 2'000'000;
+    wait([&](auto done) { log->append_in_doubt(t, done, 1'500'000); });
+    auto u = txn("8");
+    u.commit_time_us = 3'000'000;
+    wait([&](auto done) { log->append_in_doubt(u, done); });  // not known: the commit time stands in
+    auto e = log->in_doubt();
+    BOOST_TEST(e.size() == 2u);
+    BOOST_TEST(e[0].xid == "7");
+    BOOST_TEST(e[0].database == "app");
+    BOOST_TEST(e[0].appended_us == 2'000'000);
+    BOOST_TEST(e[0].xid_seen_us == 1'500'000);
+    BOOST_TEST(e[1].xid_seen_us == 3'000'000);
+}
+
 BOOST_AUTO_TEST_CASE(aborted_entries_disappear) {
     temp_dir d;
     auto log = change_log::open({d.str()});
