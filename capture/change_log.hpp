@@ -2,8 +2,9 @@
 // The change log: one LMDB environment in [capture] log_dir holding committed
 // transactions in commit (LSN) order.
 //
-// Databases: "log" (8-byte big-endian LSN -> record), "in_doubt" (LSN -> xid,
-// for records written before their COMMIT reached the publisher), "meta"
+// Databases: "log" (8-byte big-endian LSN -> record), "in_doubt" (LSN -> xid
+// '\0' database '\0' when the xid was seen (µs), for records written before
+// their COMMIT reached the publisher; older marks lack the time), "meta"
 // (format version, next LSN, the log's identity), "replay" (what the replay
 // engine keeps beside the log: subscriber states and conflicts; keys and
 // values are the replay engine's business).
