@@ -58,15 +58,33 @@ std::error_code result_filter::on_data_row(protocol::bytes body, captured_row& o
     };
     if (plan_.match) flag(out.match);
     out.old_key.clear();
-    if (plan_.old_key) {
+    out.old_rest.clear();
+    if (plan_.old_image) {
+        // The row before the update as one record: its key, then the rest.
+        auto v = r.nullable_value();
+        if (r.error()) return r.error();
+        if (!v) return errc::bad_value;
+        auto fields = parse_record(protocol::as_text(*v), ncols);
+        if (!fields) return errc::bad_value;
+        for (auto k : plan_.table->key_columns) {
+            const auto& f = (*fields)[k];
+            out.old_key.push_back(f ? value(*f) : value());
+        }
+        for (std::size_t i = 0; i < ncols; ++i) {
+            if (std::find(plan_.table->key_columns.begin(), plan_.table->key_columns.end(), i) !=
+                plan_.table->key_columns.end())
+                continue;
+            auto& f = (*fields)[i];
+            out.old_rest.push_back(f ? value(std::move(*f)) : value());
+        }
+    } else if (plan_.old_key) {
         for (std::size_t i = 0; i < plan_.table->key_columns.size(); ++i) {
             auto v = r.nullable_value();
             if (r.error()) return r.error();
             out.old_key.push_back(v ? value(std::string(protocol::as_text(*v))) : value());
         }
     }
-    out.old_rest.clear();
-    if (plan_.old_row) {
+    if (plan_.old_row && !plan_.old_image) {
         for (std::size_t i = plan_.table->key_columns.size(); i < ncols; ++i) {
             auto v = r.nullable_value();
             if (r.error()) return r.error();

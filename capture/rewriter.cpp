@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <optional>
 
 namespace sqltap::capture {
 namespace {
@@ -71,6 +72,44 @@ std::string quoted(std::string_view text, char q) {
 
 std::string quote_ident(std::string_view name) { return quoted(name, '"'); }
 std::string quote_literal(std::string_view text) { return quoted(text, '\''); }
+
+std::optional<std::vector<std::optional<std::string>>> parse_record(std::string_view text, std::size_t fields) {
+    // As record_in reads it: a field is NULL when empty and unquoted; inside
+    // double quotes, "" is a quote; a backslash takes the next character as it is.
+    if (text.size() < 2 || text.front() != '(' || text.back() != ')') return std::nullopt;
+    std::vector<std::optional<std::string>> out;
+    std::size_t i = 1, end = text.size() - 1;
+    for (;;) {
+        if (i == end || text[i] == ',') {
+            out.emplace_back();  // NULL
+        } else {
+            std::string v;
+            bool quoted = false;
+            while (i < end && (quoted || text[i] != ',')) {
+                char c = text[i++];
+                if (c == '\\') {
+                    if (i >= end) return std::nullopt;
+                    v += text[i++];
+                } else if (c == '"') {
+                    if (quoted && i < end && text[i] == '"') {
+                        v += '"';
+                        ++i;
+                    } else {
+                        quoted = !quoted;
+                    }
+                } else {
+                    v += c;
+                }
+            }
+            if (quoted) return std::nullopt;
+            out.emplace_back(std::move(v));
+        }
+        if (i == end) break;
+        ++i;  // the comma
+    }
+    if (out.size() != fields) return std::nullopt;
+    return out;
+}
 
 std::size_t last_token_end(std::string_view sql, std::size_t from, std::size_t to) {
     to = std::min(to, sql.size());
@@ -219,6 +258,72 @@ bool names_relation(std::string_view sql, std::size_t from, std::size_t to) {
         return false;
     return true;
 }
+// The first assignment of an UPDATE's SET clause, sql[from, to), whose value
+// can carry the before image: (where its value starts, where it ends), or
+// nothing. The value is wrapped in a CASE whose condition sets it aside, so
+// its type must not depend on the column it is assigned to: a value starting
+// with a quote, a parameter, a sign or a parenthesis (an untyped literal or
+// $n inside), NULL, DEFAULT or ROW, or a prefixed string (E'…', B'…', U&'…')
+// is passed over, and so is a multiple assignment "(a, b) = …"; the next
+// assignment may carry it then.
+std::optional<std::pair<std::size_t, std::size_t>> carrier_assignment(std::string_view sql, std::size_t from,
+                                                                      std::size_t to) {
+    std::size_t i = from, start = from, value = std::string_view::npos;
+    bool multiple = false;
+    int depth = 0;
+    auto judge = [&](std::size_t end) -> std::optional<std::pair<std::size_t, std::size_t>> {
+        if (value == std::string_view::npos || multiple) return std::nullopt;
+        std::size_t b = skip_blank(sql.substr(0, end), value);
+        if (b >= end) return std::nullopt;
+        char c = sql[b];
+        if (c != '"' && !(ident_char(c) && !std::isdigit(static_cast<unsigned char>(c)))) return std::nullopt;
+        if (c != '"') {
+            std::size_t w = b;
+            while (w < end && ident_cont(sql[w])) ++w;
+            std::string_view word = sql.substr(b, w - b);
+            if (equals_ci(word, "null") || equals_ci(word, "default") || equals_ci(word, "row")) return std::nullopt;
+            if (w < end && (sql[w] == '\'' || sql[w] == '&')) return std::nullopt;
+        }
+        std::size_t e = last_token_end(sql, b, end);
+        if (e <= b) return std::nullopt;
+        return std::make_pair(b, e);
+    };
+    while (i < to) {
+        std::size_t after = skip_blank(sql.substr(0, to), i);
+        if (after != i) {
+            i = after;
+            continue;
+        }
+        char c = sql[i];
+        if (std::size_t q = quoted_end(sql, i, from, to); q != i) {
+            i = q;
+        } else if (c == '(' || c == '[') {
+            ++depth;
+            ++i;
+        } else if (c == ')' || c == ']') {
+            --depth;
+            ++i;
+        } else if (depth == 0 && c == ',') {
+            if (auto found = judge(i)) return found;
+            start = i + 1;
+            value = std::string_view::npos;
+            ++i;
+        } else if (depth == 0 && c == '=' && value == std::string_view::npos) {
+            // The target before it: a name, maybe subscripted or a field; a
+            // multiple assignment starts with "(".
+            std::size_t t = skip_blank(sql.substr(0, i), start);
+            multiple = t < i && sql[t] == '(';
+            value = i + 1;
+            ++i;
+        } else if (ident_char(c) && !std::isdigit(static_cast<unsigned char>(c))) {
+            while (i < to && ident_cont(sql[i])) ++i;
+        } else {
+            ++i;
+        }
+    }
+    return judge(to);
+}
+
 }  // namespace
 
 rewrite_outcome rewrite(std::string_view sql, const analysis& a,
@@ -341,9 +446,33 @@ rewrite_outcome rewrite(std::string_view sql, const analysis& a,
                                                 where + " (" + why + ")";
                     continue;
                 }
-                // Without the join (only a before image was wanted): the plain
-                // RETURNING below, and subscribers check the key only.
-                if (why.empty()) {
+                // Only a before image is wanted: where the SET clause has a
+                // value that can carry it, the value's CASE sets the row aside
+                // (set_config, local to the transaction) as the UPDATE reads
+                // it, and RETURNING reads it back, row by row. The SET list is
+                // evaluated on the row being updated (after a concurrent update,
+                // on its newest version), so the image is right under
+                // concurrency, and the statement plans as a plain UPDATE: the
+                // join below costs about three times its planning.
+                std::optional<std::pair<std::size_t, std::size_t>> carrier;
+                if (why.empty() && !required) {
+                    std::size_t clause_end = whr != std::string_view::npos ? whr : ret != std::string_view::npos ? ret : end;
+                    carrier = carrier_assignment(sql, set + 3, clause_end);
+                }
+                if (carrier) {
+                    std::string cols;
+                    for (const auto& col : t->columns) cols += (cols.empty() ? "" : ", ") + ref + "." + quote_ident(col.name);
+                    inserts.push_back({carrier->first, "CASE WHEN pg_catalog.set_config('" + std::string(before_image_setting) +
+                                                           "', ROW(" + cols + ")::text, true) IS NULL THEN NULL ELSE "});
+                    inserts.push_back({carrier->second, " END"});
+                    list += ", pg_catalog.current_setting('" + std::string(before_image_setting) + "')";
+                    plan.old_image = plan.old_key = plan.old_row = true;
+                    ++plan.added;
+                }
+                // Without the join (only a before image was wanted, and no
+                // value carries it): the plain RETURNING below, and
+                // subscribers check the key only.
+                if (why.empty() && !carrier) {
                     // The table (and alias) as written, without the blanks and
                     // comments around it (a line comment would swallow what follows).
                     std::size_t rel_begin = skip_blank(sql.substr(0, set), upd);

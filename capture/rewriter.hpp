@@ -32,12 +32,21 @@ struct capture_plan {
     bool old_key = false;               // UPDATE of key columns (or under a row filter): the key before it
     bool match_old = false;             // UPDATE under a row filter: whether the row matched before
     bool old_row = false;               // UPDATE with before images: the non-key columns before it
+    bool old_image = false;             // … carried as one record, ROW(every column)::text (see rewrite())
     // Added columns, in order: the table's columns (new row for insert/update,
     // the deleted row for delete), then the inserted flag if any, then the
     // xid, then (match) the row filter on the row, then (old_key) the row's
     // key before the update, then (old_row) the other columns before it, then
-    // (match_old) the filter on the row before it.
+    // (match_old) the filter on the row before it. With old_image, the one
+    // record takes the place of the old key and the other columns.
 };
+
+// The custom setting an UPDATE sets its before image aside in (see rewrite()).
+inline constexpr std::string_view before_image_setting = "sqltap.before_image";
+
+// The fields of a record's text as record_out writes it ((1,,"a b","")): NULL for
+// an empty unquoted field. nullopt when the text is not a record of `fields` fields.
+std::optional<std::vector<std::optional<std::string>>> parse_record(std::string_view text, std::size_t fields);
 
 // COPY … FROM into a captured table runs as four statements: a staging
 // table of the same name in pg_temp (so the client's COPY, its answers and

@@ -81,3 +81,35 @@ def rows(conninfo, table, order="1"):
     with psycopg.connect(conninfo) as conn, conn.cursor() as cur:
         cur.execute(sql.SQL("SELECT t::text FROM {} t ORDER BY {}").format(sql.SQL(table), sql.SQL(order)))
         return [r[0] for r in cur.fetchall()]
+
+
+def check_before_images(log_entries, table, key_columns, start=None):
+    """Follows `table` through the log in order and checks that every before
+    image ("old") of an update or delete is the row as the log last left it
+    (`start`: rows there before the log began, by key tuple). Returns how
+    many images were checked; raises on the first that differs."""
+    rows = dict(start or {})
+    checked = 0
+    for e in log_entries:
+        for c in e["changes"]:
+            if c.get("table") != table:
+                continue
+            op = c["op"]
+            if op == "truncate":
+                rows.clear()
+                continue
+            if op == "insert":
+                rows[tuple(c["new"][k] for k in key_columns)] = c["new"]
+                continue
+            key = tuple(c["key"][k] for k in key_columns)
+            if "old" in c:
+                if rows.get(key) != c["old"]:
+                    raise AssertionError(f"before image at LSN {e['lsn']} is not the row as it was:\n"
+                                         f"  logged {c['old']}\n  was    {rows.get(key)}")
+                checked += 1
+            if op == "update":
+                rows.pop(key, None)
+                rows[tuple(c["new"][k] for k in key_columns)] = c["new"]
+            elif op == "delete":
+                rows.pop(key, None)
+    return checked

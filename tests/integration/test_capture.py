@@ -2,11 +2,14 @@
 """Capture through sqltapd against a real PostgreSQL 15: what the log holds is
 what the publisher committed, in commit order; clients see what they would
 see without sqltapd."""
+import json
 import os
 import subprocess
 import tempfile
 import threading
 import time
+
+import psycopg
 
 import harness
 import logapply
@@ -390,6 +393,49 @@ END;
         copy = self.copy_db("replica")
         logapply.apply(copy, entries)
         self.assert_same_tables(["acct", "hist", "tally"], copy)
+        # Every before image is the row as the transaction before it left it,
+        # however the updates raced (a stale image would be a false conflict
+        # on every subscriber).
+        self.assertGreater(logapply.check_before_images(entries, "acct", ["id"]), 100)
+        logapply.check_before_images(entries, "hist", ["id"])
+
+    def test_before_images_are_the_rows_as_they_were(self):
+        px = self.proxy()
+        self.psql(px, r"""
+CREATE TYPE pair AS (x int, y text);
+CREATE TABLE kinds (id int PRIMARY KEY, n numeric, b bool, c char(5), p pair, a text[], by bytea, j jsonb,
+                    e text, z text, g int GENERATED ALWAYS AS (id * 2) STORED);
+INSERT INTO kinds VALUES
+  (1, 1.50, true, 'ab', ROW(1, 'x "y", (z)'), ARRAY['a,b', NULL, '"q"', 'back\slash'], '\x00ff',
+   '{"k": "v, (w)"}', '', NULL),
+  (2, NULL, NULL, NULL, ROW(NULL, NULL), NULL, NULL, NULL, '  ', 'a\b"c'),
+  (3, -0.0, false, '', NULL, '{}', '', '[]', ')(', ',');
+""")
+        sep = "\x1f"
+
+        def stored():
+            out = harness.run(["psql", "-X", "-A", "-t", "-F", sep, "-P", "null=\x1e", "-d", self.pg.dsn(), "-c",
+                               "SELECT * FROM kinds ORDER BY id"]).stdout
+            names = ["id", "n", "b", "c", "p", "a", "by", "j", "e", "z", "g"]
+            return {r.split(sep)[0]: {k: (None if v == "\x1e" else v) for k, v in zip(names, r.split(sep))}
+                    for r in out.split("\n") if r}  # (splitlines() would split at \x1e too)
+
+        # Carried by a SET value (n = n + 1), and by the join (a literal only).
+        expected = []
+        for sql in ("UPDATE kinds SET n = n + 1", "UPDATE kinds SET e = 'set by a literal' WHERE id <> 3"):
+            before = stored()
+            self.assertEqual(self.psql(px, sql).stderr, "")
+            expected += [before[k] for k in sorted(before) if sql.endswith("n + 1") or k != "3"]
+        # The extended protocol, with binary results and parameters.
+        before = stored()
+        with psycopg.connect(px.dsn(), autocommit=True) as conn:
+            cur = conn.cursor(binary=True)
+            cur.execute("UPDATE kinds SET z = coalesce(z, '') || %s WHERE id = %s RETURNING id, z", ["!", 2])
+            self.assertEqual(cur.fetchall(), [(2, 'a\\b"c!')])
+        expected.append(before["2"])
+        updates = [c for e in logapply.entries(px.log_dir) for c in e["changes"] if c["op"] == "update"]
+        order = lambda rows: sorted(rows, key=lambda r: json.dumps(r, sort_keys=True))
+        self.assertEqual(order(c.get("old") for c in updates), order(expected))
 
 
 if __name__ == "__main__":
