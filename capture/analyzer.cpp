@@ -470,10 +470,30 @@ bool may_call_functions(std::string_view sql) noexcept {
         "DENSE_RANK", "LAG", "LEAD", "FIRST_VALUE", "LAST_VALUE", "STDDEV", "VARIANCE", "MOD", "REPLACE",
         "MD5", "ENCODE", "DECODE", "FORMAT", "AGE", "INTERVAL", "TIMESTAMP", "DATE", "TIME", "INT", "INTEGER",
         "BIGINT", "TEXT", "BOOLEAN", "PG_SLEEP", "VERSION", "CURRENT_DATE", "CURRENT_TIMESTAMP", "TRANSLATE",
+        "SET", "CONFLICT", "RETURNING",  // UPDATE … SET (a, b) = …, ON CONFLICT (k), RETURNING (x)
     };
     auto ident = [](char c) {
         return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '$' || static_cast<unsigned char>(c) >= 0x80;
     };
+    // The end of a quoted identifier or literal starting at sql[i] (quote c).
+    auto quoted_end = [&](std::size_t i, char c) {
+        std::size_t j = i + 1;
+        while (j < sql.size()) {
+            if (sql[j] == c) {
+                if (j + 1 < sql.size() && sql[j + 1] == c) {
+                    j += 2;
+                    continue;
+                }
+                break;
+            }
+            if (c == '\'' && sql[j] == '\\') ++j;  // E'' escapes; harmless for plain strings
+            ++j;
+        }
+        return j + 1;
+    };
+    // After INTO: the table, maybe "AS alias", then "(" opens its column
+    // list, not a call. 1: INTO seen; 2: its name; 3: AS; 4: the alias.
+    int into = 0;
     std::size_t i = 0;
     while (i < sql.size()) {
         std::size_t after = skip_blank(sql, i);
@@ -482,46 +502,65 @@ bool may_call_functions(std::string_view sql) noexcept {
             continue;
         }
         char c = sql[i];
-        if (c == '\'' || c == '"') {  // literal or quoted identifier
-            bool quoted_ident = c == '"';
-            std::size_t j = i + 1;
-            while (j < sql.size()) {
-                if (sql[j] == c) {
-                    if (j + 1 < sql.size() && sql[j + 1] == c) {
-                        j += 2;
-                        continue;
-                    }
-                    break;
-                }
-                if (c == '\'' && sql[j] == '\\') ++j;  // E'' escapes; harmless for plain strings
-                ++j;
-            }
-            i = j + 1;
-            // "name"( calls a function with a quoted name.
-            if (quoted_ident && skip_blank(sql, i) < sql.size() && sql[skip_blank(sql, i)] == '(') return true;
+        if (c == '\'') {  // a literal
+            i = quoted_end(i, c);
+            into = 0;
             continue;
         }
-        if (c == '$') {  // dollar quote: a function body in a SELECT is rare; be careful
+        if (c == '$') {
+            // $1: a parameter. Anything else is a dollar quote: a function
+            // body in a SELECT is rare; be careful.
+            if (i + 1 < sql.size() && std::isdigit(static_cast<unsigned char>(sql[i + 1]))) {
+                for (++i; i < sql.size() && std::isdigit(static_cast<unsigned char>(sql[i])); ++i) {
+                }
+                into = 0;
+                continue;
+            }
             return true;
         }
-        if (ident(c) && !std::isdigit(static_cast<unsigned char>(c))) {
+        if (c == '"' || (ident(c) && !std::isdigit(static_cast<unsigned char>(c)))) {
+            // A name, qualified or not, each part quoted or not.
+            bool quoted = false;
             std::size_t j = i;
-            while (j < sql.size() && (ident(sql[j]) || sql[j] == '.')) ++j;
-            std::string_view word = sql.substr(i, j - i);
-            std::size_t k = skip_blank(sql, j);
-            if (k < sql.size() && sql[k] == '(') {
-                if (word.find('.') != std::string_view::npos) {
-                    // Only pg_catalog.<allowed> is known.
-                    if (word.size() < 11 || !equals_ci(word.substr(0, 11), "pg_catalog.")) return true;
-                    word.remove_prefix(11);
+            for (;;) {
+                if (j < sql.size() && sql[j] == '"') {
+                    j = quoted_end(j, '"');
+                    quoted = true;
+                } else {
+                    while (j < sql.size() && ident(sql[j])) ++j;
                 }
-                if (std::none_of(std::begin(allowed), std::end(allowed),
-                                 [&](std::string_view a) { return equals_ci(word, a); }))
-                    return true;
+                if (j < sql.size() && sql[j] == '.' && j + 1 < sql.size() && (sql[j + 1] == '"' || ident(sql[j + 1]))) {
+                    ++j;
+                    continue;
+                }
+                break;
             }
+            j = std::min(j, sql.size());
+            std::string_view word = sql.substr(i, j - i);
+            if (!quoted && equals_ci(word, "into")) into = 1;
+            else if (into == 1) into = 2;
+            else if (into == 2 && !quoted && equals_ci(word, "as")) into = 3;
+            else if (into == 3) into = 4;
+            else into = 0;
+            std::size_t k = skip_blank(sql, j);
             i = j;
+            if (k >= sql.size() || sql[k] != '(') continue;
+            if (into == 2 || into == 4) {  // INSERT INTO t (a, b): the column list
+                into = 0;
+                continue;
+            }
+            if (quoted) return true;  // "name"( calls a function with a quoted name
+            if (word.find('.') != std::string_view::npos) {
+                // Only pg_catalog.<allowed> is known.
+                if (word.size() < 11 || !equals_ci(word.substr(0, 11), "pg_catalog.")) return true;
+                word.remove_prefix(11);
+            }
+            if (std::none_of(std::begin(allowed), std::end(allowed),
+                             [&](std::string_view a) { return equals_ci(word, a); }))
+                return true;
             continue;
         }
+        into = 0;
         ++i;
     }
     return false;

@@ -153,7 +153,21 @@ void set_keys(table_info& info, char replident, const std::optional<std::string>
 
 std::string table_query(const table_name& t, const std::vector<std::string>& search_schemas) {
     return "WITH t AS (SELECT c.oid, n.nspname, c.relname, c.relkind, c.relreplident, "
-           "coalesce(pg_catalog.pg_partition_root(c.oid)::oid, c.oid) AS root "
+           "coalesce(pg_catalog.pg_partition_root(c.oid)::oid, c.oid) AS root, "
+           "(c.relkind <> 'r' OR c.relhasrules OR c.relrowsecurity OR c.relhassubclass OR c.relispartition "
+           "OR EXISTS (SELECT 1 FROM pg_catalog.pg_trigger tg JOIN pg_catalog.pg_proc tp ON tp.oid = tg.tgfoid "
+           "WHERE tg.tgrelid = c.oid AND NOT (tg.tgisinternal AND tp.pronamespace = 'pg_catalog'::pg_catalog.regnamespace "
+           "AND tp.proname IN ('RI_FKey_check_ins', 'RI_FKey_check_upd', 'RI_FKey_noaction_del', 'RI_FKey_noaction_upd', "
+           "'RI_FKey_restrict_del', 'RI_FKey_restrict_upd'))) "
+           "OR EXISTS (SELECT 1 FROM pg_catalog.pg_depend d "
+           "JOIN pg_catalog.pg_proc p ON p.oid = d.refobjid AND d.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass "
+           "WHERE p.provolatile = 'v' AND p.pronamespace <> 'pg_catalog'::pg_catalog.regnamespace AND ("
+           "(d.classid = 'pg_catalog.pg_attrdef'::pg_catalog.regclass AND d.objid IN "
+           "(SELECT ad.oid FROM pg_catalog.pg_attrdef ad WHERE ad.adrelid = c.oid)) OR "
+           "(d.classid = 'pg_catalog.pg_constraint'::pg_catalog.regclass AND d.objid IN "
+           "(SELECT co.oid FROM pg_catalog.pg_constraint co WHERE co.conrelid = c.oid OR co.contypid IN "
+           "(SELECT a2.atttypid FROM pg_catalog.pg_attribute a2 WHERE a2.attrelid = c.oid AND a2.attnum > 0)))))) "
+           "AS hidden "
            "FROM pg_catalog.unnest(" + quote_literal(text_array(search_list(t, search_schemas))) +
            "::text[]) WITH ORDINALITY AS s(nsp, ord) "
            "JOIN pg_catalog.pg_namespace n ON n.nspname = s.nsp "
@@ -164,13 +178,13 @@ std::string table_query(const table_name& t, const std::vector<std::string>& sea
            "pg_catalog.format_type(a.atttypid, a.atttypmod), (a.attgenerated <> '')::text, "
            "(SELECT i.indisprimary::text || ' ' || pg_catalog.array_to_string(i.indkey, ' ') "
            "FROM pg_catalog.pg_index i WHERE i.indrelid = t.oid AND (i.indisprimary OR i.indisreplident) "
-           "ORDER BY i.indisprimary DESC LIMIT 1) "
+           "ORDER BY i.indisprimary DESC LIMIT 1), t.hidden::text "
            "FROM t LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = t.oid AND a.attnum > 0 AND NOT a.attisdropped "
            "ORDER BY a.attnum";
 }
 
 std::optional<table_info> table_from_rows(const std::vector<text_row>& rows) {
-    if (rows.empty() || rows[0].size() != 12) return std::nullopt;
+    if (rows.empty() || rows[0].size() != 13) return std::nullopt;
     auto v = [](const text_row& r, std::size_t i) { return r[i] ? *r[i] : std::string(); };
     table_info info;
     const text_row& f = rows[0];
@@ -182,13 +196,14 @@ std::optional<table_info> table_from_rows(const std::vector<text_row>& rows) {
     info.root_oid = static_cast<std::uint32_t>(std::strtoul(v(f, 5).c_str(), nullptr, 10));
     std::vector<int> attnums;
     for (const auto& r : rows) {
-        if (r.size() != 12) return std::nullopt;
+        if (r.size() != 13) return std::nullopt;
         if (!r[6]) continue;  // a table without columns: its one row has none
         attnums.push_back(std::atoi(v(r, 6).c_str()));
         info.columns.push_back({v(r, 7), static_cast<std::uint32_t>(std::strtoul(v(r, 8).c_str(), nullptr, 10)),
                                 v(r, 9), v(r, 10) == "true"});
     }
     set_keys(info, replident, f[11], attnums);
+    info.hidden_writers = v(f, 12) != "false";
     return info;
 }
 

@@ -41,6 +41,14 @@ struct table_info {
     char kind = 'r';  // relkind: r table, p partitioned table, v view, …
     std::string row_filter;  // [table] filter: only rows it is true for are captured
     bool before_images = false;  // UPDATEs return the row before them too ([capture] before_images)
+    // Something other than the statement may write rows when it is written:
+    // triggers (but a foreign key's checks, which write nothing: its
+    // cascades and SET NULL/DEFAULT actions count), rules, row-level
+    // security policies, inheritance children or
+    // partitions, or a volatile function outside pg_catalog in a column
+    // default or a constraint (of the table or of a domain it uses). Only a
+    // plain table without them can be written without the write-count check.
+    bool hidden_writers = true;
 };
 
 class admin_connection {
@@ -73,7 +81,7 @@ std::optional<table_info> load_table(admin_connection& c, const table_name& t,
 // The query load_table() runs, which a session may also run on its own
 // connection (inside its transaction, so it sees tables that transaction
 // created or altered): one row per column (one row with null column fields
-// for a table without columns), 12 text columns. table_from_rows() reads its
+// for a table without columns), 13 text columns. table_from_rows() reads its
 // rows; no rows means no such table.
 std::string table_query(const table_name& t, const std::vector<std::string>& search_schemas);
 using text_row = std::vector<std::optional<std::string>>;

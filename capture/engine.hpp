@@ -33,6 +33,9 @@ struct engine_options {
     std::size_t log_map_size = std::size_t{16} << 30;
     bool strict = true;
     bool reject_uncaptured = true;
+    // write_check = always: every transaction that may write is checked by
+    // the write counts; auto: only those that could write unseen.
+    bool always_check_writes = false;
     std::string tables = "*.*", exclude;
     std::vector<table_rule> table_rules;  // [table SCHEMA.TABLE] sections
     bool before_images = true;            // UPDATEs log the row before them (subscribers' conflict checks)

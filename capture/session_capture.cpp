@@ -64,6 +64,38 @@ bool is_dml(statement_kind k) {
     return k == statement_kind::insert || k == statement_kind::update || k == statement_kind::del;
 }
 
+bool unproved(const statement& s, std::string_view text, const table_lookups& l) {
+    switch (s.kind) {
+        case statement_kind::empty:
+        case statement_kind::begin:
+        case statement_kind::commit:
+        case statement_kind::rollback:
+        case statement_kind::savepoint:
+        case statement_kind::release:
+        case statement_kind::rollback_to:
+        case statement_kind::prepare_transaction:
+        case statement_kind::commit_prepared:
+        case statement_kind::rollback_prepared: return false;
+        case statement_kind::read:
+        case statement_kind::session:
+        case statement_kind::copy_to: return may_write_hidden(s, text);
+        case statement_kind::insert:
+        case statement_kind::update:
+        case statement_kind::del: {
+            // RETURNING brings back every row the statement itself writes;
+            // only a trigger, rule, policy, child table or a function (in
+            // the text, a default or a constraint) could write more.
+            if (s.modifying_cte || s.targets.empty() || may_call_functions(text)) return true;
+            for (const auto& t : s.targets) {
+                auto it = l.tables.find(t.schema + '\0' + t.name);
+                if (it == l.tables.end() || !it->second || it->second->hidden_writers) return true;
+            }
+            return false;
+        }
+        default: return true;
+    }
+}
+
 bool wants_tables(const statement& s) {
     return is_dml(s.kind) || s.kind == statement_kind::merge || s.kind == statement_kind::truncate ||
            s.kind == statement_kind::copy_from || s.kind == statement_kind::explain_analyze || s.modifying_cte;
@@ -313,6 +345,7 @@ session_capture::state::slot session_capture::state::make_slot(const statement& 
     }
     if (is_txn_control(s.kind)) traits.control = true;
     if (may_write_hidden(s, text)) traits.hidden = true;
+    if (unproved(s, text, l)) traits.unproved = true;
     if (s.kind == statement_kind::session || contains_ci(text, "search_path") || s.kind == statement_kind::rollback ||
         s.kind == statement_kind::rollback_to)
         sl.changes_search_path = true;
@@ -485,7 +518,7 @@ void session_capture::state::on_command_complete(request& r, slot& s, std::strin
             break;
         case statement_kind::savepoint:
             buf.savepoint(s.name);
-            marks.push_back(mark{s.name, base, expected, flags, std::nullopt});
+            marks.push_back(mark{s.name, base, expected, flags, std::nullopt, s.checked});
             break;
         case statement_kind::release: {
             buf.release(s.name);
@@ -504,11 +537,12 @@ void session_capture::state::on_command_complete(request& r, slot& s, std::strin
                 marks.erase(it.base(), marks.end());  // later savepoints are gone; this one stays
                 mark& m = marks.back();
                 flags = m.flags;
-                // The segment before the savepoint stays: judge it now.
+                // The segment before the savepoint stays: judge it now
+                // (unless nothing in it needed the counts: write_check = auto).
                 if (m.snap)
                     for (auto& u : find_uncaptured(m.base, *m.snap, m.expected, eng->filter(), truncated))
                         flags.push_back(std::move(u));
-                else
+                else if (m.checked)
                     flags.push_back(uncaptured_write{});  // no table to name: see describe()
                 break;
             }

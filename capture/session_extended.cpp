@@ -169,7 +169,9 @@ std::uint64_t session_capture::state::inject_snapshot(byte_buffer& out, request&
 // waits for their answers.
 void session_capture::state::start_commit_check(byte_buffer& out, ext_op& o, const std::shared_ptr<request>& r) {
     o.req = r;
-    o.seq = inject_snapshot(out, *r, snap_use::check);
+    // Without counts to take (write_check = auto, nothing needed them), the
+    // commit still waits for every earlier answer: the rows it appends.
+    o.seq = lazy_check() && !checking ? r->next_seq - 1 : inject_snapshot(out, *r, snap_use::check);
     flush(out);
     o.ph = ext_op::phase::commit_check;
 }
@@ -201,7 +203,20 @@ verdict session_capture::state::on_extended(const protocol::frame& f, byte_buffe
             case 'H': return verdict::forward;
             case 'F': {
                 // A function call by OID: its own request, like a Query. It
-                // may write; in a transaction block the COMMIT's check sees it.
+                // may write; in a transaction block the COMMIT's check sees it,
+                // so the counts start before it if nothing took them yet.
+                if (lazy_check() && !checking) {
+                    if (!pending.empty()) return verdict::hold;  // the state it is sent in
+                    if (status == 'T') {
+                        auto base = std::make_shared<request>();
+                        base->ours = true;
+                        auto snap = snapshot(snap_use::base);
+                        base->slots = std::move(snap.slots);
+                        send_query(out, snap.joined(), base);
+                        checking = true;
+                        return verdict::hold;  // offered again once the base is in
+                    }
+                }
                 auto r = std::make_shared<request>();
                 r->extended = true;
                 r->synced = true;
@@ -330,6 +345,7 @@ verdict session_capture::state::on_extended(const protocol::frame& f, byte_buffe
                 plan->sl = make_slot(s, std::string_view(o.sql).substr(s.location, s.length), outcome.plans[0], keep,
                                      *o.lookups, traits, unsupported, unsupported_table, false, plan->ddl_targets);
                 plan->hidden = traits.hidden;
+                plan->unproved = traits.unproved;
                 plan->non_transactional = traits.non_transactional;
                 if (!unsupported.empty()) {
                     if (eng->options().reject_uncaptured) {
@@ -405,6 +421,7 @@ verdict session_capture::state::on_extended(const protocol::frame& f, byte_buffe
                 // snapshot (after this Execute) prepares it again.
                 if (sl.drops_prepared) stats_sent = false;
                 bool in_block = r->txn == 'T' || r->txn == 'W';
+                if (r->txn == 'I') checking = false;  // a transaction starts with it, if any
                 auto after = [&](snap_use u) {  // a snapshot right after the statement
                     if (in_block || (sl.kind == statement_kind::begin && r->txn == 'I'))
                         inject_snapshot(out, *r, u);
@@ -414,15 +431,20 @@ verdict session_capture::state::on_extended(const protocol::frame& f, byte_buffe
                         protocol::build_execute(out, m.portal, m.max_rows);
                         if (r->txn == 'W') sl.swallow_notices = true;  // "already a transaction in progress"
                         expect(*r, 'E', std::move(sl));
-                        if (r->txn == 'I') after(snap_use::base);
+                        // write_check = auto: the counts wait for a statement that needs them.
+                        if (r->txn == 'I' && !lazy_check()) {
+                            after(snap_use::base);
+                            checking = true;
+                        }
                         if (r->txn != 'E') r->txn = 'T';
                         xop.reset();
                         return verdict::replace;
                     case statement_kind::savepoint:
                     case statement_kind::rollback_to:
                         protocol::build_execute(out, m.portal, m.max_rows);
+                        sl.checked = checking || !lazy_check();
                         expect(*r, 'E', sl);
-                        after(sl.kind == statement_kind::savepoint ? snap_use::savepoint : snap_use::rebase);
+                        if (sl.checked) after(sl.kind == statement_kind::savepoint ? snap_use::savepoint : snap_use::rebase);
                         xop.reset();
                         return verdict::replace;
                     case statement_kind::rollback:
@@ -464,9 +486,14 @@ verdict session_capture::state::on_extended(const protocol::frame& f, byte_buffe
                     if (plan->flag_table) flag_unsupported(*plan->flag_table, plan->flag_reason);
                     if (r->txn == 'I' && !plan->non_transactional) {
                         inject(out, *r, "BEGIN", ours(role::swallow, statement_kind::begin));
-                        inject_snapshot(out, *r, snap_use::base);
                         r->txn = 'W';
                     }
+                }
+                // The write counts from here on, if nothing took them yet
+                // (write_check = auto: only for what needs them).
+                if ((r->txn == 'T' || r->txn == 'W') && !checking && (plan->unproved || !lazy_check())) {
+                    inject_snapshot(out, *r, snap_use::base);
+                    checking = true;
                 }
                 // Without its own RETURNING the statement ran to completion
                 // whatever the row limit; with sqltapd's it must still.

@@ -243,6 +243,13 @@ verdict session_capture::state::on_query(const protocol::frame& f, byte_buffer& 
                     (!buf.empty() || may_write || !resync.empty())) {
                     o.commit_is_client = true;
                     o.commit_stmt = b;
+                    // Nothing in the transaction needed the write counts
+                    // (write_check = auto): every row it wrote came back.
+                    if (lazy_check() && !checking) {
+                        o.uncaptured = flags;
+                        o.ph = query_op::phase::commit_append;
+                        continue;
+                    }
                     // The last part: the publisher checks the write counts in
                     // the COMMIT's own message (one round trip fewer) when
                     // it can.
@@ -331,9 +338,19 @@ verdict session_capture::state::on_query(const protocol::frame& f, byte_buffer& 
                 // statement is prepared again after it.
                 bool drops = std::any_of(slots.begin(), slots.end(), [](const slot& x) { return x.drops_prepared; });
 
+                // The write counts: write_check = always takes them from
+                // BEGIN on; auto from the first part that needs them (a
+                // base before it when a block is open).
+                if (status == 'I') checking = false;
+                bool counts = !lazy_check() || traits.unproved;
+                bool base_first = status == 'T' && counts && !checking;
+                if (status != 'E' && (counts || checking)) {
+                    for (auto& sl : slots)
+                        if (sl.kind == statement_kind::savepoint && sl.r == role::client) sl.checked = true;
+                }
                 // Snapshots after BEGIN, SAVEPOINT and ROLLBACK TO: insert
                 // after each such statement (in the rewritten text).
-                if (status != 'E') {
+                if (status != 'E' && (counts || checking)) {
                     std::vector<std::pair<std::size_t, snap_use>> extra;  // (statement index, use)
                     for (std::size_t i = 0; i < sub.statements.size(); ++i) {
                         snap_use u = snap_use::none;
@@ -345,6 +362,8 @@ verdict session_capture::state::on_query(const protocol::frame& f, byte_buffer& 
                         }
                         if (u != snap_use::none) extra.emplace_back(i, u);
                     }
+                    if (std::any_of(extra.begin(), extra.end(), [](auto& x) { return x.second == snap_use::base; }))
+                        checking = true;
                     // The first snapshot in the text prepares the statement
                     // (if it must be), the others execute it.
                     std::vector<snapshot_sql> snaps;
@@ -365,13 +384,30 @@ verdict session_capture::state::on_query(const protocol::frame& f, byte_buffer& 
                     }
                     std::sort(r->positions.insertions.begin(), r->positions.insertions.end());
                 }
+                if (base_first) {
+                    // A block the counts were not taken in so far: they start here.
+                    auto snap = snapshot(snap_use::base, drops);
+                    std::string prefix = snap.joined() + ";";
+                    r->positions.ours_prefix = prefix.size();
+                    text = prefix + text;
+                    slots.insert(slots.begin(), snap.slots.begin(), snap.slots.end());
+                    checking = true;
+                }
 
                 bool writes = traits.captures || traits.hidden;
                 bool wrap = status == 'I' && writes && !traits.control && !traits.non_transactional;
                 o.wrapped = wrap;
                 r->wrapped = wrap;
                 if (writes) may_write = true;
-                if (wrap) {
+                if (wrap && !counts) {
+                    // Every row it writes comes back: sqltapd's block needs no counts.
+                    std::string prefix = "BEGIN;";
+                    r->positions.ours_prefix = prefix.size();
+                    text = prefix + text;
+                    slots.insert(slots.begin(), ours(role::swallow, statement_kind::begin));
+                    r->hold_z = true;
+                } else if (wrap) {
+                    checking = true;
                     auto before = snapshot(snap_use::base, drops);
                     auto after = snapshot(snap_use::check, drops);
                     std::string prefix = "BEGIN;" + before.joined() + ";";

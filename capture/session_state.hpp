@@ -48,6 +48,9 @@ bool is_dml(statement_kind k);
 bool may_write_hidden(const statement& s, std::string_view text);
 // Whether the statement needs its target tables from the catalog.
 bool wants_tables(const statement& s);
+struct table_lookups;
+// Whether only the write counts can tell what it wrote (see part_traits).
+bool unproved(const statement& s, std::string_view text, const table_lookups& l);
 
 enum class role : std::uint8_t {
     client,       // the client's statement: answers go to the client (stripped)
@@ -76,6 +79,7 @@ struct slot {
     bool prepares_stats = false;       // ours: the PREPARE of sqltapd's snapshot statement
     bool drops_prepared = false;       // the client's DEALLOCATE or DISCARD: may drop it
     bool verifies = false;             // ours: the publisher's check before the COMMIT after it
+    bool checked = false;              // SAVEPOINT: the write counts were being taken when it was sent
     std::shared_ptr<commit_ticket> ticket;  // resolves_commit: the entry it resolves
 };
 
@@ -101,6 +105,7 @@ struct ext_plan {
     slot sl;                          // kind, capture plan, DDL, TRUNCATE targets
     bool read_only = false;           // certainly writes nothing and needs nothing tracked
     bool hidden = false;              // may write without returning rows
+    bool unproved = false;            // only the write counts can tell what it wrote (see part_traits)
     bool non_transactional = false;   // cannot run inside a transaction block
     std::string refusal;              // non-empty: refused at Execute with this message
     std::string refusal_state, refusal_hint;
@@ -171,6 +176,7 @@ struct mark {  // a savepoint, for the write-count segments
     expected_counts expected;
     std::vector<uncaptured_write> flags;
     std::optional<stats_snapshot> snap;
+    bool checked = true;  // false: no counts were taken before it (write_check = auto), nothing to judge
 };
 
 // Catalog lookups of one operation, completed on the session's thread.
@@ -184,6 +190,11 @@ struct table_lookups {
 // What a statement (or a part of a message) does, beyond its slot.
 struct part_traits {
     bool captures = false, hidden = false, control = false, non_transactional = false;
+    // Something in it may write rows that no RETURNING brings back (anything
+    // but transaction control, a read calling no function, and a plain
+    // INSERT/UPDATE/DELETE of tables without hidden writers): with
+    // write_check = auto, the write counts are taken from it on.
+    bool unproved = false;
 };
 
 // A commit about to be forwarded: its in-doubt entry, or why it must not go.
@@ -220,6 +231,12 @@ struct session_capture::state : std::enable_shared_from_this<session_capture::st
     std::int64_t xid_seen_us = 0;  // when the xid came (sqltapd's clock): see in_doubt_entry
     void learn_xid(const std::string& x);  // the transaction's xid, from the first row or check that has it
     bool may_write = false;  // ran something that may have written
+    // Send side: the open transaction's write counts are being taken (a base
+    // snapshot was sent). write_check = always: from BEGIN on; auto: from
+    // the first statement that needs them. Reset where a statement is sent
+    // outside a transaction block.
+    bool checking = false;
+    bool lazy_check() const { return !eng->options().always_check_writes; }
     bool have_base = false;
     stats_snapshot base;
     expected_counts expected;  // rows captured since `base`, by table oid

@@ -74,6 +74,13 @@ constexpr key_spec keys[] = {
      "A transaction that writes a captured table in a way sqltapd cannot turn into rows "
      "(a function, procedure, DO block, trigger, rule, MERGE): reject rolls it back with an "
      "error naming the table; log lets it commit and writes a resync-needed record."},
+    {"capture", "write_check", vt::choice, "auto", false, "auto|always",
+     "How uncaptured writes are looked for. always: every transaction that may write takes "
+     "the publisher's write counts when it begins and compares them at COMMIT. auto: a "
+     "transaction made only of plain INSERT, UPDATE, DELETE and reads that call no function "
+     "(beyond well-known read-only built-ins), on tables without triggers, rules, row-level "
+     "security, inheritance or volatile functions in defaults and constraints, cannot write "
+     "unseen and skips the counts; anything else takes them from that statement on."},
     {"capture", "tables", vt::string, "*.*", false, "",
      "Tables to capture: comma-separated schema.table patterns, '*' matching any run of "
      "characters. System schemas are never captured."},
@@ -612,6 +619,7 @@ load_result load_text(std::string_view text, const std::string& name) {
     if (s.capture.log_map_size < (std::size_t{1} << 20)) add(line, "[capture] log_map_size must be at least 1MB");
     s.capture.strict = get("capture", "durability", line) == "strict";
     s.capture.reject_uncaptured = get("capture", "uncaptured", line) == "reject";
+    s.capture.always_check_writes = get("capture", "write_check", line) == "always";
     parse_size(get("capture", "max_log_size", line), s.capture.max_log_size);
     parse_bool(get("capture", "before_images", line), s.capture.before_images);
     parse_host_port_list(get("admin", "listen", line), s.admin.listen, why);

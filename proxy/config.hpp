@@ -72,6 +72,7 @@ struct capture_settings {
     std::size_t log_map_size = std::size_t{16} << 30;
     bool strict = true;             // durability = strict
     bool reject_uncaptured = true;  // uncaptured = reject
+    bool always_check_writes = false;  // write_check = always
     std::string tables = "*.*", exclude;
     std::vector<table_rule> table_rules;
     std::size_t max_log_size = 0;  // 0: no limit

@@ -75,6 +75,7 @@ std::shared_ptr<sqltap::capture::engine> start_capture(const sqltap::config::set
     o.log_map_size = s.capture.log_map_size;
     o.strict = s.capture.strict;
     o.reject_uncaptured = s.capture.reject_uncaptured;
+    o.always_check_writes = s.capture.always_check_writes;
     o.tables = s.capture.tables;
     o.exclude = s.capture.exclude;
     o.before_images = s.capture.before_images;

@@ -4,6 +4,7 @@ what the publisher committed, in commit order; clients see what they would
 see without sqltapd."""
 import json
 import os
+import struct
 import subprocess
 import tempfile
 import threading
@@ -13,6 +14,7 @@ import psycopg
 
 import harness
 import logapply
+from pgwire import RawClient, message, query
 
 
 class CaptureTest(harness.TestCase):
@@ -170,6 +172,147 @@ CREATE PROCEDURE p() LANGUAGE sql AS $$INSERT INTO t (a) VALUES ('proc')$$;
         r = self.psql(px, "INSERT INTO t (a) VALUES ('plain');\n")
         self.assertEqual(r.stderr, "")
         self.assertEqual(self.pg.psql("SELECT a FROM t"), "plain")
+
+    SNAPSHOT_RUNS = ("SELECT coalesce(sum(generic_plans + custom_plans), 0) FROM pg_prepared_statements "
+                     "WHERE name ~ '^sqltap_(stats|check|verify)_';\n")
+
+    def test_write_check_auto_takes_counts_only_where_something_could_hide(self):
+        px = self.proxy()
+        always = self.proxy(write_check="always")
+        self.psql(px, """
+CREATE TABLE t (id serial PRIMARY KEY, a text, at timestamptz DEFAULT now());
+CREATE TABLE audit (id serial PRIMARY KEY, what text);
+CREATE FUNCTION log_it() RETURNS trigger LANGUAGE plpgsql AS
+  $$BEGIN INSERT INTO audit (what) VALUES (TG_TABLE_NAME); RETURN NEW; END$$;
+CREATE TABLE trig (id int PRIMARY KEY);
+CREATE TRIGGER trig_audit AFTER INSERT ON trig FOR EACH ROW EXECUTE FUNCTION log_it();
+CREATE FUNCTION next_id() RETURNS int LANGUAGE plpgsql AS
+  $$BEGIN INSERT INTO audit (what) VALUES ('default'); RETURN 7; END$$;
+CREATE TABLE dflt (id int PRIMARY KEY DEFAULT next_id(), a text);
+CREATE FUNCTION w(x text) RETURNS int LANGUAGE plpgsql AS
+  $$BEGIN INSERT INTO t (a) VALUES (x); RETURN 1; END$$;
+CREATE FUNCTION harmless() RETURNS int LANGUAGE plpgsql AS $$BEGIN RETURN 1; END$$;
+CREATE TABLE parent (id int PRIMARY KEY);
+CREATE TABLE child (id int PRIMARY KEY, p int REFERENCES parent);
+CREATE TABLE cascading (id int PRIMARY KEY, p int REFERENCES parent ON DELETE CASCADE);
+""")
+        # A foreign key's checks write nothing: no counts either.
+        self.psql(px, "INSERT INTO parent VALUES (1), (2);\n")  # (counted: it has a cascade)
+        r = self.psql(px, "BEGIN;\nINSERT INTO child VALUES (1, 1);\n"
+                          "UPDATE child SET p = 2;\nCOMMIT;\n" + self.SNAPSHOT_RUNS)
+        self.assertEqual(r.stderr, "")
+        self.assertEqual(r.stdout.split()[-1], "0")
+        # Its cascade does: the parent's DELETE is counted and refused.
+        self.psql(px, "INSERT INTO cascading VALUES (1, 1);\n")
+        r = self.psql(px, "BEGIN;\nDELETE FROM parent WHERE id = 1;\nCOMMIT;\n")
+        self.assertIn("captured table public.cascading (1 deletes made, 0 captured)", r.stderr)
+        # Plain writes and reads, savepoints included: every row comes back
+        # by RETURNING, and the counts are never taken.
+        proved = """BEGIN;
+INSERT INTO {t} (a) VALUES ('one');
+SAVEPOINT s;
+UPDATE {t} SET a = upper(a) WHERE a = 'one';
+ROLLBACK TO SAVEPOINT s;
+SELECT count(*) FROM {t} WHERE a = 'one';
+INSERT INTO {t} (a) VALUES ('two') \\; UPDATE {t} SET a = a || '!' WHERE a = 'two';
+COMMIT;
+DELETE FROM {t} WHERE a = 'two!';
+"""
+        r = self.psql(px, proved.format(t="t") + self.SNAPSHOT_RUNS)
+        self.assertEqual(r.stderr, "")
+        self.assertEqual(r.stdout.split()[-1], "0")  # no snapshot statement ran
+        self.psql(always, "CREATE TABLE t2 (LIKE t INCLUDING ALL);\n")
+        r = self.psql(always, proved.format(t="t2") + self.SNAPSHOT_RUNS)
+        self.assertEqual(r.stderr, "")
+        self.assertNotEqual(r.stdout.split()[-1], "0")  # write_check = always: they did
+        self.assertEqual(self.pg.psql("SELECT string_agg(a, ',') FROM t2"), "one")
+        # Something could hide: a trigger, a default calling a function, a
+        # function called in the transaction (after plain writes, whose rows
+        # are then not counted twice).
+        for script in ("INSERT INTO trig VALUES (1);", "BEGIN; INSERT INTO trig VALUES (2); COMMIT;",
+                       "INSERT INTO dflt (a) VALUES ('x');",
+                       "BEGIN; INSERT INTO t (a) VALUES ('three'); SELECT w('hidden'); COMMIT;"):
+            r = self.psql(px, script + "\n")
+            self.assertIn("sqltap rolled back the transaction: captured table public.", r.stderr, script)
+            self.assertIn("(1 inserts made, 0 captured)", r.stderr, script)
+        r = self.psql(px, "BEGIN;\nINSERT INTO t (a) VALUES ('four');\nSELECT harmless();\n"
+                          "SAVEPOINT s;\nSELECT w('undone');\nROLLBACK TO SAVEPOINT s;\nCOMMIT;\n" + self.SNAPSHOT_RUNS)
+        self.assertEqual(r.stderr, "")
+        self.assertNotEqual(r.stdout.split()[-1], "0")  # counted from harmless() on
+        self.assertEqual(self.pg.psql("SELECT count(*) FROM audit"), "0")
+        self.assertEqual(self.pg.psql("SELECT string_agg(a, ',' ORDER BY id) FROM t"), "one,four")
+        # The extended protocol: the same in psycopg's transactions.
+        with psycopg.connect(px.dsn()) as conn:
+            conn.execute("INSERT INTO t (a) VALUES (%s)", ["five"])
+            conn.execute("UPDATE t SET a = %s WHERE a = %s", ["FIVE", "five"])
+            conn.commit()
+            self.assertEqual(conn.execute(self.SNAPSHOT_RUNS).fetchone()[0], 0)
+            conn.commit()
+            conn.execute("INSERT INTO t (a) VALUES (%s)", ["six"])
+            conn.execute("SELECT w(%s)", ["hidden"])
+            with self.assertRaises(psycopg.errors.FeatureNotSupported) as e:
+                conn.commit()
+            self.assertIn("public.t (1 inserts made, 0 captured)", str(e.exception))
+            conn.rollback()
+            conn.execute("INSERT INTO trig VALUES (%s)", [3])
+            with self.assertRaises(psycopg.errors.FeatureNotSupported) as e:
+                conn.commit()
+            self.assertIn("public.audit (1 inserts made, 0 captured)", str(e.exception))
+        with psycopg.connect(px.dsn(), autocommit=True) as conn:
+            with self.assertRaises(psycopg.errors.FeatureNotSupported):
+                conn.execute("INSERT INTO dflt (a) VALUES (%s)", ["y"])
+            conn.execute("INSERT INTO t (a) VALUES (%s)", ["seven"])
+        self.assertEqual(self.pg.psql("SELECT count(*) FROM audit"), "0")
+        self.assertEqual(self.pg.psql("SELECT count(*) FROM trig"), "0")
+        # What committed is in the log, and only that: applied to an empty
+        # copy, the tables match.
+        copy = self.copy_db("replica")
+        self.psql(px, "SELECT 1;\n")  # (nothing pending)
+        harness.run(["psql", "-X", "-q", "-d", copy, "-c",
+                     "CREATE TABLE t (id serial PRIMARY KEY, a text, at timestamptz);"
+                     "CREATE TABLE audit (id serial PRIMARY KEY, what text); CREATE TABLE trig (id int PRIMARY KEY);"
+                     "CREATE TABLE dflt (id int PRIMARY KEY, a text); CREATE TABLE parent (id int PRIMARY KEY);"
+                     "CREATE TABLE child (id int PRIMARY KEY, p int); CREATE TABLE cascading (id int PRIMARY KEY, p int)"])
+        entries = [e for e in logapply.entries(px.log_dir) if all(c["op"] != "ddl" for c in e["changes"])]
+        logapply.apply(copy, entries)
+        self.assert_same_tables(["t", "audit", "trig", "dflt", "parent", "child", "cascading"], copy)
+
+    def test_function_call_message_in_a_block_is_counted(self):
+        # FunctionCall ('F', libpq's fast path) may write anything: in a
+        # block whose counts were not taken yet, they start before it.
+        px = self.proxy()
+        self.psql(px, """
+CREATE TABLE t (id serial PRIMARY KEY, a text);
+CREATE FUNCTION w(x text) RETURNS int LANGUAGE plpgsql AS
+  $$BEGIN INSERT INTO t (a) VALUES (x); RETURN 1; END$$;
+""")
+        oid = int(self.pg.psql("SELECT 'w'::regproc::oid"))
+        c = RawClient(px.port)
+        c.login()
+
+        def until_ready():
+            got = []
+            while True:
+                tag, body = c.read_message()
+                got.append((tag, body))
+                if tag == b"Z":
+                    return got
+
+        c.send(query("BEGIN"))
+        until_ready()
+        c.send(query("INSERT INTO t (a) VALUES ('plain')"))
+        until_ready()
+        arg = b"by fastpath"
+        c.send(message(b"F", struct.pack("!ihhhi", oid, 1, 0, 1, len(arg)) + arg + struct.pack("!h", 0)))
+        got = until_ready()
+        self.assertIn(b"V", [t for t, _ in got], got)  # the function's result
+        c.send(query("COMMIT"))
+        got = until_ready()
+        errors = [b for t, b in got if t == b"E"]
+        self.assertEqual(len(errors), 1, got)
+        self.assertIn(b"public.t (1 inserts made, 0 captured)", errors[0])
+        c.close()
+        self.assertEqual(self.pg.psql("SELECT count(*) FROM t"), "0")
 
     def test_commit_check_by_the_publisher_follows_the_table_patterns(self):
         # A client's COMMIT goes with sqltapd's check in one message; the

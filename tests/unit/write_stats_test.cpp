@@ -56,6 +56,18 @@ BOOST_AUTO_TEST_CASE(function_calls_are_spotted_cheaply) {
     BOOST_TEST(may_call_functions("SELECT public.count(1)"));
     BOOST_TEST(may_call_functions("SELECT \"W\"(1)"));
     BOOST_TEST(!may_call_functions("SELECT pg_catalog.lower(a) FROM t"));
+    // Parameters, an INSERT's column list, SET (…) and ON CONFLICT (…) call nothing.
+    BOOST_TEST(!may_call_functions("SELECT a FROM t WHERE id = $1 AND b = $12"));
+    BOOST_TEST(!may_call_functions("INSERT INTO t (a, b) VALUES ($1, now())"));
+    BOOST_TEST(!may_call_functions("insert into public.\"T\" as x (a) values (1) on conflict (a) do update set (a) = (2)"));
+    BOOST_TEST(!may_call_functions("INSERT INTO \"s\".t(a) SELECT a FROM u RETURNING (a)"));
+    BOOST_TEST(may_call_functions("SELECT $$x$$"));
+    BOOST_TEST(may_call_functions("INSERT INTO t (a) VALUES (w(1))"));
+    BOOST_TEST(may_call_functions("INSERT INTO t SELECT w(a) FROM u"));
+    BOOST_TEST(may_call_functions("INSERT INTO t AS x VALUES (1) RETURNING w(x)"));
+    BOOST_TEST(may_call_functions("INSERT INTO t VALUES ($1, \"w\"(2))"));
+    BOOST_TEST(may_call_functions("UPDATE t SET a = s.w($1)"));
+    BOOST_TEST(may_call_functions("SELECT a INTO x FROM t WHERE w(a)"));
 }
 
 BOOST_AUTO_TEST_CASE(raise_sql_quotes_its_text) {
