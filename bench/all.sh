@@ -4,7 +4,7 @@
 # and pgbouncer (bench/proxy.sh), capture off (bench/capture.sh) and native
 # logical replication (bench/replay.sh).
 #
-#   bench/all.sh                     10 s per point (about 10 minutes)
+#   bench/all.sh                     10 s per point (about 12 minutes)
 #   BENCH_SECONDS=30 bench/all.sh    longer points, steadier figures
 #   bench/all.sh --out FILE          write FILE instead of BENCHMARKS.md
 set -euo pipefail
@@ -22,18 +22,22 @@ export BENCH_SECONDS="${BENCH_SECONDS:-10}"
 tmp="$(mktemp -d /tmp/sqltap-benchall.XXXXXX)"
 trap 'rm -rf "$tmp"' EXIT
 
-run() {  # run NAME SCRIPT: its output into $tmp/NAME, shown as it comes
-  echo "== $2 (BENCH_SECONDS=$BENCH_SECONDS)" >&2
+run() {  # run NAME COMMAND…: its output into $tmp/NAME (and the command line), shown as it comes
+  local name=$1
+  shift
+  echo "== $* (BENCH_SECONDS=$BENCH_SECONDS)" >&2
+  echo "$*" > "$tmp/$name.command"
   local start=$SECONDS
-  if ! "$2" 2>&1 | tee "$tmp/$1" >&2; then echo "$2 failed" >&2; exit 1; fi
-  echo "$(( SECONDS - start ))" > "$tmp/$1.seconds"
+  if ! env "$@" 2>&1 | tee "$tmp/$name" >&2; then echo "$* failed" >&2; exit 1; fi
+  echo "$(( SECONDS - start ))" > "$tmp/$name.seconds"
 }
 run proxy bench/proxy.sh
 run capture bench/capture.sh
+run capture_prepared BENCH_PROTOCOL=prepared bench/capture.sh
 run replay bench/replay.sh
 
 section() {  # section NAME TITLE TEXT
-  printf '\n## %s\n\n%s\n\n`BENCH_SECONDS=%s %s` (%s s)\n\n```text\n' "$2" "$3" "$BENCH_SECONDS" "bench/$1.sh" "$(cat "$tmp/$1.seconds")"
+  printf '\n## %s\n\n%s\n\n`BENCH_SECONDS=%s %s` (%s s)\n\n```text\n' "$2" "$3" "$BENCH_SECONDS" "$(cat "$tmp/$1.command")" "$(cat "$tmp/$1.seconds")"
   grep -v '^\(machine\|date\):' "$tmp/$1" | sed -e '/./,$!d'
   printf '```\n'
 }
@@ -50,7 +54,9 @@ section() {  # section NAME TITLE TEXT
   section proxy "Proxy overhead: direct, sqltapd (capture off), pgbouncer" \
     "pgbench select-only and tpcb-like at 1 and 16 clients, simple and prepared protocol, against one server: directly, through sqltapd and through pgbouncer (session mode)."
   section capture "Capture: off, async, strict" \
-    "pgbench tpcb-like through sqltapd with capture off, durability async and strict; ratios to capture off."
+    "pgbench tpcb-like (simple protocol: values inline) through sqltapd with capture off, durability async and strict; ratios to capture off."
+  section capture_prepared "Capture, prepared statements" \
+    "The same with pgbench -M prepared (parameters, statements parsed once per connection)."
   section replay "Replay against native logical replication" \
     "A publisher and two subscriber servers; pgbench tpcb-like through sqltapd (strict) or directly (native logical replication): lag under load, and catch-up from a backlog."
 } > "$out"

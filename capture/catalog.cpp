@@ -149,12 +149,10 @@ void set_keys(table_info& info, char replident, const std::optional<std::string>
     }
 }
 
-}  // namespace
-
-std::string table_query(const table_name& t, const std::vector<std::string>& search_schemas) {
-    return "WITH t AS (SELECT c.oid, n.nspname, c.relname, c.relkind, c.relreplident, "
-           "coalesce(pg_catalog.pg_partition_root(c.oid)::oid, c.oid) AS root, "
-           "(c.relkind <> 'r' OR c.relhasrules OR c.relrowsecurity OR c.relhassubclass OR c.relispartition "
+// Whether something besides a statement may write rows when table `c` is
+// written (table_info::hidden_writers), as an SQL boolean over pg_class c.
+std::string hidden_writers_sql() {
+    return "(c.relkind <> 'r' OR c.relhasrules OR c.relrowsecurity OR c.relhassubclass OR c.relispartition "
            "OR EXISTS (SELECT 1 FROM pg_catalog.pg_trigger tg JOIN pg_catalog.pg_proc tp ON tp.oid = tg.tgfoid "
            "WHERE tg.tgrelid = c.oid AND NOT (tg.tgisinternal AND tp.pronamespace = 'pg_catalog'::pg_catalog.regnamespace "
            "AND tp.proname IN ('RI_FKey_check_ins', 'RI_FKey_check_upd', 'RI_FKey_noaction_del', 'RI_FKey_noaction_upd', "
@@ -166,8 +164,27 @@ std::string table_query(const table_name& t, const std::vector<std::string>& sea
            "(SELECT ad.oid FROM pg_catalog.pg_attrdef ad WHERE ad.adrelid = c.oid)) OR "
            "(d.classid = 'pg_catalog.pg_constraint'::pg_catalog.regclass AND d.objid IN "
            "(SELECT co.oid FROM pg_catalog.pg_constraint co WHERE co.conrelid = c.oid OR co.contypid IN "
-           "(SELECT a2.atttypid FROM pg_catalog.pg_attribute a2 WHERE a2.attrelid = c.oid AND a2.attnum > 0)))))) "
-           "AS hidden "
+           "(SELECT a2.atttypid FROM pg_catalog.pg_attribute a2 WHERE a2.attrelid = c.oid AND a2.attnum > 0))))))";
+}
+
+// What capture reads of table `c` (pg_class), as one text that changes when
+// any of it does: the hidden-writer flag, the key index, the replica
+// identity and every column.
+std::string fingerprint_sql() {
+    return "((" + hidden_writers_sql() + ")::text || '/' || coalesce((SELECT i.indisprimary::text || ' ' || "
+           "i.indkey::text FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid AND (i.indisprimary OR i.indisreplident) "
+           "ORDER BY i.indisprimary DESC LIMIT 1), '') || '/' || c.relreplident::text || '/' || coalesce((SELECT "
+           "pg_catalog.string_agg(a.attnum::text || ':' || a.attname::text || ':' || a.atttypid::text || ':' || "
+           "a.atttypmod::text || ':' || a.attgenerated::text, ',' ORDER BY a.attnum) FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid AND "
+           "a.attnum > 0 AND NOT a.attisdropped), ''))";
+}
+
+}  // namespace
+
+std::string table_query(const table_name& t, const std::vector<std::string>& search_schemas) {
+    return "WITH t AS (SELECT c.oid, n.nspname, c.relname, c.relkind, c.relreplident, "
+           "coalesce(pg_catalog.pg_partition_root(c.oid)::oid, c.oid) AS root, "
+           + hidden_writers_sql() + " AS hidden, " + fingerprint_sql() + " AS fp "
            "FROM pg_catalog.unnest(" + quote_literal(text_array(search_list(t, search_schemas))) +
            "::text[]) WITH ORDINALITY AS s(nsp, ord) "
            "JOIN pg_catalog.pg_namespace n ON n.nspname = s.nsp "
@@ -178,13 +195,13 @@ std::string table_query(const table_name& t, const std::vector<std::string>& sea
            "pg_catalog.format_type(a.atttypid, a.atttypmod), (a.attgenerated <> '')::text, "
            "(SELECT i.indisprimary::text || ' ' || pg_catalog.array_to_string(i.indkey, ' ') "
            "FROM pg_catalog.pg_index i WHERE i.indrelid = t.oid AND (i.indisprimary OR i.indisreplident) "
-           "ORDER BY i.indisprimary DESC LIMIT 1), t.hidden::text "
+           "ORDER BY i.indisprimary DESC LIMIT 1), t.hidden::text, t.fp "
            "FROM t LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = t.oid AND a.attnum > 0 AND NOT a.attisdropped "
            "ORDER BY a.attnum";
 }
 
 std::optional<table_info> table_from_rows(const std::vector<text_row>& rows) {
-    if (rows.empty() || rows[0].size() != 13) return std::nullopt;
+    if (rows.empty() || rows[0].size() != 14) return std::nullopt;
     auto v = [](const text_row& r, std::size_t i) { return r[i] ? *r[i] : std::string(); };
     table_info info;
     const text_row& f = rows[0];
@@ -196,7 +213,7 @@ std::optional<table_info> table_from_rows(const std::vector<text_row>& rows) {
     info.root_oid = static_cast<std::uint32_t>(std::strtoul(v(f, 5).c_str(), nullptr, 10));
     std::vector<int> attnums;
     for (const auto& r : rows) {
-        if (r.size() != 13) return std::nullopt;
+        if (r.size() != 14) return std::nullopt;
         if (!r[6]) continue;  // a table without columns: its one row has none
         attnums.push_back(std::atoi(v(r, 6).c_str()));
         info.columns.push_back({v(r, 7), static_cast<std::uint32_t>(std::strtoul(v(r, 8).c_str(), nullptr, 10)),
@@ -204,6 +221,7 @@ std::optional<table_info> table_from_rows(const std::vector<text_row>& rows) {
     }
     set_keys(info, replident, f[11], attnums);
     info.hidden_writers = v(f, 12) != "false";
+    info.fingerprint = v(f, 13);
     return info;
 }
 
@@ -218,6 +236,17 @@ std::optional<table_info> load_table(admin_connection& c, const table_name& t,
         rows.push_back(std::move(row));
     }
     return table_from_rows(rows);
+}
+
+std::map<std::uint32_t, std::string> fingerprints(admin_connection& c, const std::vector<std::uint32_t>& oids) {
+    std::string list;
+    for (auto oid : oids) list += (list.empty() ? "" : ",") + std::to_string(oid);
+    result r = exec(c, "SELECT c.oid::text, " + fingerprint_sql() + " FROM pg_catalog.pg_class c WHERE c.oid = ANY('{" +
+                           list + "}'::pg_catalog.oid[])");
+    std::map<std::uint32_t, std::string> out;
+    for (int i = 0; i < PQntuples(r.r); ++i)
+        out[static_cast<std::uint32_t>(std::strtoul(PQgetvalue(r.r, i, 0), nullptr, 10))] = PQgetvalue(r.r, i, 1);
+    return out;
 }
 
 }  // namespace sqltap::capture

@@ -6,6 +6,7 @@
 #include <libpq-fe.h>
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -49,6 +50,9 @@ struct table_info {
     // default or a constraint (of the table or of a domain it uses). Only a
     // plain table without them can be written without the write-count check.
     bool hidden_writers = true;
+    // What capture read of the table, as one text that changes when any of it
+    // does (see fingerprints()).
+    std::string fingerprint;
 };
 
 class admin_connection {
@@ -78,10 +82,16 @@ std::vector<std::string> parse_search_path(std::string_view search_path, std::st
 std::optional<table_info> load_table(admin_connection& c, const table_name& t,
                                      const std::vector<std::string>& search_schemas);
 
+// The fingerprint (table_info::fingerprint) of each of `oids` that is still
+// a table, as the catalog says now: a table whose fingerprint moved was
+// changed (by DDL that did not pass sqltapd, say) since it was read.
+// Throws catalog_error on query failures.
+std::map<std::uint32_t, std::string> fingerprints(admin_connection& c, const std::vector<std::uint32_t>& oids);
+
 // The query load_table() runs, which a session may also run on its own
 // connection (inside its transaction, so it sees tables that transaction
 // created or altered): one row per column (one row with null column fields
-// for a table without columns), 13 text columns. table_from_rows() reads its
+// for a table without columns), 14 text columns. table_from_rows() reads its
 // rows; no rows means no such table.
 std::string table_query(const table_name& t, const std::vector<std::string>& search_schemas);
 using text_row = std::vector<std::optional<std::string>>;

@@ -117,6 +117,7 @@ void engine::worker_loop() {
         }
         resolve_pending();
         write_gaps();
+        revalidate_catalog();
         next_pass = std::chrono::steady_clock::now() + std::chrono::seconds(1);
     }
 }
@@ -305,6 +306,39 @@ void engine::lookup_table(const std::string& database, std::vector<std::string> 
         }
         done(std::move(p), std::move(error));
     });
+}
+
+void engine::revalidate_catalog() {
+    std::map<std::string, std::map<std::uint32_t, std::string>> cached;  // database -> oid -> fingerprint
+    {
+        std::lock_guard lock(cache_mu_);
+        for (auto it = cache_.begin(); it != cache_.end();) {
+            if (!it->second) {
+                it = cache_.erase(it);
+                continue;
+            }
+            cached[it->first.substr(0, it->first.find('\0'))][it->second->oid] = it->second->fingerprint;
+            ++it;
+        }
+    }
+    for (const auto& [database, fps] : cached) {
+        std::vector<std::uint32_t> oids;
+        for (const auto& [oid, fp] : fps) oids.push_back(oid);
+        try {
+            auto now = fingerprints(admin(database), oids);
+            for (const auto& [oid, fp] : fps) {
+                auto it = now.find(oid);
+                if (it != now.end() && it->second == fp) continue;
+                info("database " + database + ": a table's definition changed without DDL through sqltapd (oid " +
+                     std::to_string(oid) + "); the catalog is read again");
+                invalidate(database);
+                break;
+            }
+        } catch (const std::exception& x) {
+            admins_.erase(database);
+            warn("cannot check the catalog of database " + database + ": " + x.what());
+        }
+    }
 }
 
 void engine::apply_rules(table_info& t) const {

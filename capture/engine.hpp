@@ -121,6 +121,10 @@ private:
     void resolve_pending();  // worker thread
     void check_publisher_settings(admin_connection& c);  // warns of settings that weaken what the log promises
     void write_gaps();       // worker thread: the resync records lost() owes
+    // Worker thread: forgets a database's cached tables when one of them
+    // changed without DDL through sqltapd (its fingerprint moved), and every
+    // "no such table" (it may have been created since).
+    void revalidate_catalog();
     admin_connection& admin(const std::string& database);  // worker thread
     static std::string cache_key(const std::string& database, const std::vector<std::string>& schemas,
                                  const table_name& name);

@@ -357,6 +357,7 @@ verdict session_capture::state::on_extended(const protocol::frame& f, byte_buffe
                             if (p.get() == unsupported_table) plan->flag_table = p;
                         plan->flag_reason = unsupported;
                         plan->hidden = true;
+                        plan->unproved = true;  // its resync record needs the xid the counts bring
                     }
                 }
                 text = outcome.sql;

@@ -325,6 +325,7 @@ verdict session_capture::state::on_query(const protocol::frame& f, byte_buffer& 
                     }
                     flag_unsupported(*unsupported_table, unsupported);
                     traits.hidden = true;
+                    traits.unproved = true;  // its resync record needs the xid the counts bring
                 }
 
                 std::string text = outcome.sql;

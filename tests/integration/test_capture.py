@@ -277,6 +277,41 @@ DELETE FROM {t} WHERE a = 'two!';
         logapply.apply(copy, entries)
         self.assert_same_tables(["t", "audit", "trig", "dflt", "parent", "child", "cascading"], copy)
 
+    def test_tables_changed_without_sqltapd_are_read_again(self):
+        # DDL that bypasses sqltapd: within about a second sqltapd sees the
+        # table's definition move and reads it again, so a trigger added
+        # behind its back is counted and a column added is captured.
+        px = self.proxy()
+        self.psql(px, """
+CREATE TABLE t (id int PRIMARY KEY, a text);
+CREATE TABLE audit (id serial PRIMARY KEY, what text);
+INSERT INTO t VALUES (1, 'before');
+""")
+
+        def wait_for_reread(count):
+            deadline = time.time() + 20
+            while time.time() < deadline:
+                with open(px.log_path) as f:
+                    if f.read().count("changed without DDL through sqltapd") >= count:
+                        return
+                time.sleep(0.1)
+            self.fail("sqltapd did not notice the change")
+
+        self.pg.psql("""
+CREATE FUNCTION log_it() RETURNS trigger LANGUAGE plpgsql AS
+  $$BEGIN INSERT INTO audit (what) VALUES (TG_TABLE_NAME); RETURN NEW; END$$;
+CREATE TRIGGER t_audit AFTER INSERT ON t FOR EACH ROW EXECUTE FUNCTION log_it();
+""")
+        wait_for_reread(1)
+        r = self.psql(px, "INSERT INTO t VALUES (2, 'with trigger');\n")
+        self.assertIn("captured table public.audit (1 inserts made, 0 captured)", r.stderr)
+        self.pg.psql("DROP TRIGGER t_audit ON t; ALTER TABLE t ADD COLUMN extra text DEFAULT 'x'")
+        wait_for_reread(2)
+        self.assertEqual(self.psql(px, "INSERT INTO t VALUES (3, 'after');\n").stderr, "")
+        inserts = [c for e in logapply.entries(px.log_dir) for c in e["changes"]
+                   if c["op"] == "insert" and c["table"] == "t"]
+        self.assertEqual(inserts[-1]["new"], {"id": "3", "a": "after", "extra": "x"})
+
     def test_function_call_message_in_a_block_is_counted(self):
         # FunctionCall ('F', libpq's fast path) may write anything: in a
         # block whose counts were not taken yet, they start before it.
@@ -353,6 +388,20 @@ SELECT w('by-function');
         resync = [c for e in logapply.entries(px.log_dir) for c in e["changes"] if c["op"] == "resync"]
         self.assertEqual(len(resync), 1, resync)
         self.assertEqual((resync[0]["schema"], resync[0]["table"]), ("public", "t"))
+        # A write sqltapd knows it cannot capture, alone in its transaction
+        # in either protocol: committed, with its resync record under the
+        # transaction's xid.
+        self.psql(px, "CREATE TABLE nokey (a int);\nINSERT INTO nokey VALUES (1);\n"
+                      "BEGIN;\nUPDATE nokey SET a = a + 1;\nCOMMIT;\n")
+        with psycopg.connect(px.dsn()) as conn:
+            conn.execute("UPDATE nokey SET a = a + %s", [1])
+            conn.commit()
+        self.assertEqual(self.pg.psql("SELECT a FROM nokey"), "3")
+        flagged = [e for e in logapply.entries(px.log_dir)
+                   if any(c["op"] == "resync" and c["table"] == "nokey" for c in e["changes"])]
+        self.assertEqual(len(flagged), 2, flagged)
+        for e in flagged:
+            self.assertTrue(e["xid"].isdigit() and e["xid"] != "0", e)
 
     def test_excluded_tables_and_capture_off(self):
         px = self.proxy(exclude="public.scratch")

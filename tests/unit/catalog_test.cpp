@@ -23,8 +23,8 @@ BOOST_AUTO_TEST_CASE(table_rows_from_the_session_query) {
     BOOST_TEST(q.find("'{\"pg_catalog\",\"app\",\"public\"}'") != std::string::npos, q);
     BOOST_TEST(!table_from_rows({}).has_value());
     std::vector<R> rows = {
-        R{"16384", "public", "t", "r", "d", "16384", "1", "id", "23", "integer", "false", std::string("true 1"), "false"},
-        R{"16384", "public", "t", "r", "d", "16384", "3", "a", "25", "text", "true", std::string("true 1"), "false"},
+        R{"16384", "public", "t", "r", "d", "16384", "1", "id", "23", "integer", "false", std::string("true 1"), "false", "fp"},
+        R{"16384", "public", "t", "r", "d", "16384", "3", "a", "25", "text", "true", std::string("true 1"), "false", "fp"},
     };
     auto t = table_from_rows(rows);
     BOOST_REQUIRE(t.has_value());
@@ -34,6 +34,7 @@ BOOST_AUTO_TEST_CASE(table_rows_from_the_session_query) {
     BOOST_TEST(t->key_columns == std::vector<std::uint32_t>{0});
     BOOST_TEST(to_string(t->key) == to_string(key_source::primary_key));
     BOOST_TEST(!t->hidden_writers);
+    BOOST_TEST(t->fingerprint == "fp");
     rows[0][12] = rows[1][12] = std::string("true");
     BOOST_TEST(table_from_rows(rows)->hidden_writers);
     rows[0][11] = rows[1][11] = std::nullopt;  // no key index: every column
