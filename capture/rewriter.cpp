@@ -208,10 +208,12 @@ std::size_t paren_close(std::string_view sql, std::size_t at) {
     return std::string_view::npos;
 }
 
-// Words outside parentheses, literals, quoted identifiers and comments in
-// sql[from, to): (offset, length) of each.
-std::vector<std::pair<std::size_t, std::size_t>> top_level_words(std::string_view sql, std::size_t from, std::size_t to) {
-    std::vector<std::pair<std::size_t, std::size_t>> words;
+// Calls f(at, length, depth) for each token of sql[from, to) outside literals,
+// quoted identifiers and comments: a name, whole, or any other character;
+// `depth` counts the parentheses and brackets around it. Stops when f
+// returns false.
+template <class F>
+void for_each_token(std::string_view sql, std::size_t from, std::size_t to, F&& f) {
     int depth = 0;
     std::size_t i = from;
     while (i < to) {
@@ -223,21 +225,28 @@ std::vector<std::pair<std::size_t, std::size_t>> top_level_words(std::string_vie
         char c = sql[i];
         if (std::size_t q = quoted_end(sql, i, from, to); q != i) {
             i = q;
-        } else if (c == '(' || c == '[') {
-            ++depth;
-            ++i;
-        } else if (c == ')' || c == ']') {
-            --depth;
-            ++i;
-        } else if (ident_char(c) && !std::isdigit(static_cast<unsigned char>(c))) {
-            std::size_t j = i;
-            while (j < to && ident_cont(sql[j])) ++j;
-            if (depth == 0) words.emplace_back(i, j - i);
-            i = j;
-        } else {
-            ++i;
+            continue;
         }
+        std::size_t n = 1;
+        if (ident_char(c) && !std::isdigit(static_cast<unsigned char>(c)))
+            while (i + n < to && ident_cont(sql[i + n])) ++n;
+        if (c == ')' || c == ']') --depth;
+        if (!f(i, n, depth)) return;
+        if (c == '(' || c == '[') ++depth;
+        i += n;
     }
+}
+
+bool starts_name(char c) { return ident_char(c) && !std::isdigit(static_cast<unsigned char>(c)); }
+
+// Words outside parentheses, literals, quoted identifiers and comments in
+// sql[from, to): (offset, length) of each.
+std::vector<std::pair<std::size_t, std::size_t>> top_level_words(std::string_view sql, std::size_t from, std::size_t to) {
+    std::vector<std::pair<std::size_t, std::size_t>> words;
+    for_each_token(sql, from, to, [&](std::size_t at, std::size_t n, int depth) {
+        if (depth == 0 && starts_name(sql[at])) words.emplace_back(at, n);
+        return true;
+    });
     return words;
 }
 
@@ -268,15 +277,14 @@ bool names_relation(std::string_view sql, std::size_t from, std::size_t to) {
 // assignment may carry it then.
 std::optional<std::pair<std::size_t, std::size_t>> carrier_assignment(std::string_view sql, std::size_t from,
                                                                       std::size_t to) {
-    std::size_t i = from, start = from, value = std::string_view::npos;
+    std::size_t start = from, value = std::string_view::npos;
     bool multiple = false;
-    int depth = 0;
     auto judge = [&](std::size_t end) -> std::optional<std::pair<std::size_t, std::size_t>> {
         if (value == std::string_view::npos || multiple) return std::nullopt;
         std::size_t b = skip_blank(sql.substr(0, end), value);
         if (b >= end) return std::nullopt;
         char c = sql[b];
-        if (c != '"' && !(ident_char(c) && !std::isdigit(static_cast<unsigned char>(c)))) return std::nullopt;
+        if (c != '"' && !starts_name(c)) return std::nullopt;
         if (c != '"') {
             std::size_t w = b;
             while (w < end && ident_cont(sql[w])) ++w;
@@ -288,39 +296,23 @@ std::optional<std::pair<std::size_t, std::size_t>> carrier_assignment(std::strin
         if (e <= b) return std::nullopt;
         return std::make_pair(b, e);
     };
-    while (i < to) {
-        std::size_t after = skip_blank(sql.substr(0, to), i);
-        if (after != i) {
-            i = after;
-            continue;
-        }
-        char c = sql[i];
-        if (std::size_t q = quoted_end(sql, i, from, to); q != i) {
-            i = q;
-        } else if (c == '(' || c == '[') {
-            ++depth;
-            ++i;
-        } else if (c == ')' || c == ']') {
-            --depth;
-            ++i;
-        } else if (depth == 0 && c == ',') {
-            if (auto found = judge(i)) return found;
-            start = i + 1;
+    std::optional<std::pair<std::size_t, std::size_t>> found;
+    for_each_token(sql, from, to, [&](std::size_t at, std::size_t, int depth) {
+        if (depth != 0) return true;
+        if (sql[at] == ',') {
+            if ((found = judge(at))) return false;
+            start = at + 1;
             value = std::string_view::npos;
-            ++i;
-        } else if (depth == 0 && c == '=' && value == std::string_view::npos) {
+        } else if (sql[at] == '=' && value == std::string_view::npos) {
             // The target before it: a name, maybe subscripted or a field; a
             // multiple assignment starts with "(".
-            std::size_t t = skip_blank(sql.substr(0, i), start);
-            multiple = t < i && sql[t] == '(';
-            value = i + 1;
-            ++i;
-        } else if (ident_char(c) && !std::isdigit(static_cast<unsigned char>(c))) {
-            while (i < to && ident_cont(sql[i])) ++i;
-        } else {
-            ++i;
+            std::size_t t = skip_blank(sql.substr(0, at), start);
+            multiple = t < at && sql[t] == '(';
+            value = at + 1;
         }
-    }
+        return true;
+    });
+    if (found) return found;
     return judge(to);
 }
 

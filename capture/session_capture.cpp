@@ -65,17 +65,8 @@ bool is_dml(statement_kind k) {
 }
 
 bool unproved(const statement& s, std::string_view text, const table_lookups& l) {
+    if (s.kind == statement_kind::empty || is_txn_control(s.kind)) return false;
     switch (s.kind) {
-        case statement_kind::empty:
-        case statement_kind::begin:
-        case statement_kind::commit:
-        case statement_kind::rollback:
-        case statement_kind::savepoint:
-        case statement_kind::release:
-        case statement_kind::rollback_to:
-        case statement_kind::prepare_transaction:
-        case statement_kind::commit_prepared:
-        case statement_kind::rollback_prepared: return false;
         case statement_kind::read:
         case statement_kind::session:
         case statement_kind::copy_to: return may_write_hidden(s, text);
