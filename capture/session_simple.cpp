@@ -345,6 +345,10 @@ verdict session_capture::state::on_query(const protocol::frame& f, byte_buffer& 
                 if (status == 'I') checking = false;
                 bool counts = !lazy_check() || traits.unproved;
                 bool base_first = status == 'T' && counts && !checking;
+                // First in the text, so it is the one that prepares sqltapd's
+                // statements when they must be (the snapshots below execute them).
+                std::optional<snapshot_sql> base_snap;
+                if (base_first) base_snap = snapshot(snap_use::base, drops);
                 if (status != 'E' && (counts || checking)) {
                     for (auto& sl : slots)
                         if (sl.kind == statement_kind::savepoint && sl.r == role::client) sl.checked = true;
@@ -385,13 +389,12 @@ verdict session_capture::state::on_query(const protocol::frame& f, byte_buffer& 
                     }
                     std::sort(r->positions.insertions.begin(), r->positions.insertions.end());
                 }
-                if (base_first) {
+                if (base_snap) {
                     // A block the counts were not taken in so far: they start here.
-                    auto snap = snapshot(snap_use::base, drops);
-                    std::string prefix = snap.joined() + ";";
+                    std::string prefix = base_snap->joined() + ";";
                     r->positions.ours_prefix = prefix.size();
                     text = prefix + text;
-                    slots.insert(slots.begin(), snap.slots.begin(), snap.slots.end());
+                    slots.insert(slots.begin(), base_snap->slots.begin(), base_snap->slots.end());
                     checking = true;
                 }
 

@@ -239,6 +239,12 @@ DELETE FROM {t} WHERE a = 'two!';
                           "SAVEPOINT s;\nSELECT w('undone');\nROLLBACK TO SAVEPOINT s;\nCOMMIT;\n" + self.SNAPSHOT_RUNS)
         self.assertEqual(r.stderr, "")
         self.assertNotEqual(r.stdout.split()[-1], "0")  # counted from harmless() on
+        # The first counts of a connection, with a savepoint's in the same
+        # message: the base goes first and prepares sqltapd's statements.
+        r = self.psql(px, "BEGIN;\nINSERT INTO t (a) VALUES ('five');\nSAVEPOINT a \\; SELECT harmless();\n"
+                          "ROLLBACK TO SAVEPOINT a;\nCOMMIT;\n")
+        self.assertEqual(r.stderr, "")
+        self.psql(px, "DELETE FROM t WHERE a = 'five';\n")
         self.assertEqual(self.pg.psql("SELECT count(*) FROM audit"), "0")
         self.assertEqual(self.pg.psql("SELECT string_agg(a, ',' ORDER BY id) FROM t"), "one,four")
         # The extended protocol: the same in psycopg's transactions.
