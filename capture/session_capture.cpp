@@ -336,7 +336,13 @@ session_capture::state::slot session_capture::state::make_slot(const statement& 
     }
     if (is_txn_control(s.kind)) traits.control = true;
     if (may_write_hidden(s, text)) traits.hidden = true;
-    if (unproved(s, text, l)) traits.unproved = true;
+    if (unproved(s, text, l)) {
+        traits.unproved = true;
+        // A write whose table something else writes with it (a trigger, a
+        // cascade): even in autocommit, and even when its own table is not
+        // captured, only the counts can tell what else it wrote.
+        if (is_dml(s.kind)) traits.hidden = true;
+    }
     if (s.kind == statement_kind::session || contains_ci(text, "search_path") || s.kind == statement_kind::rollback ||
         s.kind == statement_kind::rollback_to)
         sl.changes_search_path = true;
@@ -501,11 +507,12 @@ void session_capture::state::on_command_complete(request& r, slot& s, std::strin
             }
             break;
         case statement_kind::ddl:
-            if (!s.ddl_sql.empty()) {
-                buf.add_ddl(s.ddl_sql, search_path);
-                had_ddl = true;
-                eng->invalidate(ctx.database);
-            }
+            if (!s.ddl_sql.empty()) buf.add_ddl(s.ddl_sql, search_path);
+            // Any DDL, captured or not (CREATE TRIGGER names no table we
+            // capture), may change what the catalog says of a table: read it
+            // again now and when the transaction ends.
+            had_ddl = true;
+            eng->invalidate(ctx.database);
             break;
         case statement_kind::savepoint:
             buf.savepoint(s.name);

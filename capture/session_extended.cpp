@@ -44,6 +44,7 @@ ext_plan_ptr unknown_plan() {
         auto e = std::make_shared<ext_plan>();
         e->sl.kind = statement_kind::execute_sql;
         e->hidden = true;
+        e->unproved = true;
         return e;
     }();
     return p;
@@ -59,6 +60,9 @@ ext_plan_ptr read_only_plan() {
 }
 
 bool plan_captures(const ext_plan& p) { return p.sl.plan || !p.sl.truncated.empty() || !p.sl.ddl_sql.empty(); }
+// Whether the plan depends on the catalog it was made with: what it captures,
+// or that the tables it writes have no hidden writers (write_check = auto).
+bool plan_uses_catalog(const ext_plan& p) { return plan_captures(p) || (is_dml(p.sl.kind) && !p.unproved); }
 
 }  // namespace
 
@@ -252,7 +256,7 @@ verdict session_capture::state::on_extended(const protocol::frame& f, byte_buffe
                 if (protocol::decode(f.body, m)) return verdict::forward;
                 auto it = statements.find(std::string(m.statement));
                 ext_plan_ptr plan = it == statements.end() ? unknown_plan() : it->second;
-                if (plan_captures(*plan) && plan->generation != eng->generation()) break;  // plan it again
+                if (plan_uses_catalog(*plan) && plan->generation != eng->generation()) break;  // plan it again
                 portals[std::string(m.portal)] = plan;
                 auto r = batch(pending);
                 if (plan->sl.plan && m.result_formats.size() > 1) {

@@ -318,6 +318,24 @@ CREATE TRIGGER t_audit AFTER INSERT ON t FOR EACH ROW EXECUTE FUNCTION log_it();
                    if c["op"] == "insert" and c["table"] == "t"]
         self.assertEqual(inserts[-1]["new"], {"id": "3", "a": "after", "extra": "x"})
 
+    def test_prepared_write_is_planned_again_when_a_trigger_appears(self):
+        # A prepared INSERT into a table capture skips, proved to write
+        # nothing else; then a trigger on it starts writing a captured table.
+        px = self.proxy(exclude="public.scratch")
+        self.psql(px, "CREATE TABLE scratch (id int PRIMARY KEY);\nCREATE TABLE audit (id serial PRIMARY KEY, n int);\n")
+        with psycopg.connect(px.dsn(), autocommit=True) as conn:
+            for i in range(1, 4):
+                conn.execute("INSERT INTO scratch VALUES (%s)", [i], prepare=True)
+            self.psql(px, """
+CREATE FUNCTION log_it() RETURNS trigger LANGUAGE plpgsql AS
+  $$BEGIN INSERT INTO audit (n) VALUES (NEW.id); RETURN NEW; END$$;
+CREATE TRIGGER scratch_audit AFTER INSERT ON scratch FOR EACH ROW EXECUTE FUNCTION log_it();
+""")
+            with self.assertRaises(psycopg.errors.FeatureNotSupported) as e:
+                conn.execute("INSERT INTO scratch VALUES (%s)", [4], prepare=True)
+            self.assertIn("public.audit (1 inserts made, 0 captured)", str(e.exception))
+        self.assertEqual(self.pg.psql("SELECT count(*) FROM audit"), "0")
+
     def test_function_call_message_in_a_block_is_counted(self):
         # FunctionCall ('F', libpq's fast path) may write anything: in a
         # block whose counts were not taken yet, they start before it.

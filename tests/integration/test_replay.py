@@ -171,7 +171,14 @@ class ReplayTest(harness.TestCase):
         time.sleep(SECONDS / 3)
         with psycopg.connect(px.dsn("app"), autocommit=True) as c:
             c.execute("ALTER TABLE accounts ADD COLUMN region text DEFAULT 'eu'")
-            c.execute("UPDATE accounts SET region = 'us' WHERE id % 7 = 0")
+            # Many rows, locked in table order, against workers locking a few
+            # in random order: PostgreSQL may break a deadlock by failing it.
+            for attempt in range(10):
+                try:
+                    c.execute("UPDATE accounts SET region = 'us' WHERE id % 7 = 0")
+                    break
+                except psycopg.errors.DeadlockDetected:
+                    time.sleep(0.1)
         for t in threads:
             t.join()
         # Known capture bug (open, see the notes): around the ALTER
@@ -181,7 +188,8 @@ class ReplayTest(harness.TestCase):
         known = [e for e in errors if "was written in a way sqltapd cannot capture" in e]
         if known:
             print(f"KNOWN CAPTURE BUG seen {len(known)} time(s): {known[0]}")
-        self.assertEqual([e for e in errors if e not in known], [])
+        # (A worker's deadlock is the workload's own: PostgreSQL rolled it back.)
+        self.assertEqual([e for e in errors if e not in known and "deadlock detected" not in e], [])
         self.drain(px, {"a": a, "b": b})
         self.assert_equal({"a": a, "b": b})
         self.assertIn("region", a.psql("SELECT string_agg(attname, ',') FROM pg_attribute "
