@@ -167,16 +167,17 @@ std::string hidden_writers_sql() {
            "(SELECT a2.atttypid FROM pg_catalog.pg_attribute a2 WHERE a2.attrelid = c.oid AND a2.attnum > 0))))))";
 }
 
-// What capture reads of table `c` (pg_class), as one text that changes when
-// any of it does: the hidden-writer flag, the key index, the replica
-// identity and every column.
-std::string fingerprint_sql() {
-    return "((" + hidden_writers_sql() + ")::text || '/' || coalesce((SELECT i.indisprimary::text || ' ' || "
-           "i.indkey::text FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid AND (i.indisprimary OR i.indisreplident) "
-           "ORDER BY i.indisprimary DESC LIMIT 1), '') || '/' || c.relreplident::text || '/' || coalesce((SELECT "
-           "pg_catalog.string_agg(a.attnum::text || ':' || a.attname::text || ':' || a.atttypid::text || ':' || "
-           "a.atttypmod::text || ':' || a.attgenerated::text, ',' ORDER BY a.attnum) FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid AND "
-           "a.attnum > 0 AND NOT a.attisdropped), ''))";
+// What capture reads of a table, as one text that changes when any of it
+// does: the hidden-writer flag (`hidden`, an SQL boolean), the key index, the
+// replica identity and every column. `rel` names a row with the table's oid
+// and relreplident.
+std::string fingerprint_sql(const std::string& rel, const std::string& hidden) {
+    return "((" + hidden + ")::text || '/' || coalesce((SELECT i.indisprimary::text || ' ' || i.indkey::text "
+           "FROM pg_catalog.pg_index i WHERE i.indrelid = " + rel + ".oid AND (i.indisprimary OR i.indisreplident) "
+           "ORDER BY i.indisprimary DESC LIMIT 1), '') || '/' || " + rel + ".relreplident::text || '/' || coalesce(("
+           "SELECT pg_catalog.string_agg(a.attnum::text || ':' || a.attname::text || ':' || a.atttypid::text || ':' || "
+           "a.atttypmod::text || ':' || a.attgenerated::text, ',' ORDER BY a.attnum) FROM pg_catalog.pg_attribute a "
+           "WHERE a.attrelid = " + rel + ".oid AND a.attnum > 0 AND NOT a.attisdropped), ''))";
 }
 
 }  // namespace
@@ -184,7 +185,7 @@ std::string fingerprint_sql() {
 std::string table_query(const table_name& t, const std::vector<std::string>& search_schemas) {
     return "WITH t AS (SELECT c.oid, n.nspname, c.relname, c.relkind, c.relreplident, "
            "coalesce(pg_catalog.pg_partition_root(c.oid)::oid, c.oid) AS root, "
-           + hidden_writers_sql() + " AS hidden, " + fingerprint_sql() + " AS fp "
+           + hidden_writers_sql() + " AS hidden "
            "FROM pg_catalog.unnest(" + quote_literal(text_array(search_list(t, search_schemas))) +
            "::text[]) WITH ORDINALITY AS s(nsp, ord) "
            "JOIN pg_catalog.pg_namespace n ON n.nspname = s.nsp "
@@ -195,7 +196,7 @@ std::string table_query(const table_name& t, const std::vector<std::string>& sea
            "pg_catalog.format_type(a.atttypid, a.atttypmod), (a.attgenerated <> '')::text, "
            "(SELECT i.indisprimary::text || ' ' || pg_catalog.array_to_string(i.indkey, ' ') "
            "FROM pg_catalog.pg_index i WHERE i.indrelid = t.oid AND (i.indisprimary OR i.indisreplident) "
-           "ORDER BY i.indisprimary DESC LIMIT 1), t.hidden::text, t.fp "
+           "ORDER BY i.indisprimary DESC LIMIT 1), t.hidden::text, " + fingerprint_sql("t", "t.hidden") + " "
            "FROM t LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = t.oid AND a.attnum > 0 AND NOT a.attisdropped "
            "ORDER BY a.attnum";
 }
@@ -241,8 +242,8 @@ std::optional<table_info> load_table(admin_connection& c, const table_name& t,
 std::map<std::uint32_t, std::string> fingerprints(admin_connection& c, const std::vector<std::uint32_t>& oids) {
     std::string list;
     for (auto oid : oids) list += (list.empty() ? "" : ",") + std::to_string(oid);
-    result r = exec(c, "SELECT c.oid::text, " + fingerprint_sql() + " FROM pg_catalog.pg_class c WHERE c.oid = ANY('{" +
-                           list + "}'::pg_catalog.oid[])");
+    result r = exec(c, "SELECT c.oid::text, " + fingerprint_sql("c", hidden_writers_sql()) +
+                           " FROM pg_catalog.pg_class c WHERE c.oid = ANY('{" + list + "}'::pg_catalog.oid[])");
     std::map<std::uint32_t, std::string> out;
     for (int i = 0; i < PQntuples(r.r); ++i)
         out[static_cast<std::uint32_t>(std::strtoul(PQgetvalue(r.r, i, 0), nullptr, 10))] = PQgetvalue(r.r, i, 1);

@@ -64,12 +64,13 @@ bool is_dml(statement_kind k) {
     return k == statement_kind::insert || k == statement_kind::update || k == statement_kind::del;
 }
 
-bool unproved(const statement& s, std::string_view text, const table_lookups& l) {
-    if (s.kind == statement_kind::empty || is_txn_control(s.kind)) return false;
+bool unproved(const statement& s, bool hidden, std::string_view text, const table_lookups& l) {
+    if (hidden) return true;
     switch (s.kind) {
+        case statement_kind::empty:
         case statement_kind::read:
         case statement_kind::session:
-        case statement_kind::copy_to: return may_write_hidden(s, text);
+        case statement_kind::copy_to: return false;
         case statement_kind::insert:
         case statement_kind::update:
         case statement_kind::del: {
@@ -83,7 +84,7 @@ bool unproved(const statement& s, std::string_view text, const table_lookups& l)
             }
             return false;
         }
-        default: return true;
+        default: return !is_txn_control(s.kind);
     }
 }
 
@@ -335,8 +336,9 @@ session_capture::state::slot session_capture::state::make_slot(const statement& 
         sl.drops_prepared = starts("deallocate") || starts("discard");
     }
     if (is_txn_control(s.kind)) traits.control = true;
-    if (may_write_hidden(s, text)) traits.hidden = true;
-    if (unproved(s, text, l)) {
+    bool hidden = may_write_hidden(s, text);
+    if (hidden) traits.hidden = true;
+    if (unproved(s, hidden, text, l)) {
         traits.unproved = true;
         // A write whose table something else writes with it (a trigger, a
         // cascade): even in autocommit, and even when its own table is not

@@ -349,13 +349,11 @@ verdict session_capture::state::on_query(const protocol::frame& f, byte_buffer& 
                 // statements when they must be (the snapshots below execute them).
                 std::optional<snapshot_sql> base_snap;
                 if (base_first) base_snap = snapshot(snap_use::base, drops);
-                if (status != 'E' && (counts || checking)) {
-                    for (auto& sl : slots)
-                        if (sl.kind == statement_kind::savepoint && sl.r == role::client) sl.checked = true;
-                }
                 // Snapshots after BEGIN, SAVEPOINT and ROLLBACK TO: insert
                 // after each such statement (in the rewritten text).
                 if (status != 'E' && (counts || checking)) {
+                    for (auto& sl : slots)
+                        if (sl.kind == statement_kind::savepoint && sl.r == role::client) sl.checked = true;
                     std::vector<std::pair<std::size_t, snap_use>> extra;  // (statement index, use)
                     for (std::size_t i = 0; i < sub.statements.size(); ++i) {
                         snap_use u = snap_use::none;

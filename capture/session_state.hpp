@@ -49,8 +49,9 @@ bool may_write_hidden(const statement& s, std::string_view text);
 // Whether the statement needs its target tables from the catalog.
 bool wants_tables(const statement& s);
 struct table_lookups;
-// Whether only the write counts can tell what it wrote (see part_traits).
-bool unproved(const statement& s, std::string_view text, const table_lookups& l);
+// Whether only the write counts can tell what it wrote (see part_traits);
+// `hidden`: may_write_hidden(s, text).
+bool unproved(const statement& s, bool hidden, std::string_view text, const table_lookups& l);
 
 enum class role : std::uint8_t {
     client,       // the client's statement: answers go to the client (stripped)
