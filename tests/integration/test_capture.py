@@ -18,6 +18,13 @@ from pgwire import RawClient, message, query
 
 
 class CaptureTest(harness.TestCase):
+    # A captured table and a function that writes it where no RETURNING sees.
+    T_AND_WRITER = """
+CREATE TABLE t (id serial PRIMARY KEY, a text);
+CREATE FUNCTION w(x text) RETURNS int LANGUAGE plpgsql AS
+  $$BEGIN INSERT INTO t (a) VALUES (x); RETURN 1; END$$;
+"""
+
     def setUp(self):
         super().setUp()
         self.pg = self.fixture(harness.PgServer())
@@ -156,10 +163,7 @@ SELECT * FROM t ORDER BY id;
 
     def test_function_writes_are_rejected_by_default(self):
         px = self.proxy()
-        self.psql(px, """
-CREATE TABLE t (id serial PRIMARY KEY, a text);
-CREATE FUNCTION w(x text) RETURNS int LANGUAGE plpgsql AS
-  $$BEGIN INSERT INTO t (a) VALUES (x); RETURN 1; END$$;
+        self.psql(px, self.T_AND_WRITER + """
 CREATE PROCEDURE p() LANGUAGE sql AS $$INSERT INTO t (a) VALUES ('proc')$$;
 """)
         for stmt in ("SELECT w('auto')", "BEGIN; INSERT INTO t (a) VALUES ('ok'); SELECT w('in-txn'); COMMIT",
@@ -340,10 +344,7 @@ CREATE TRIGGER scratch_audit AFTER INSERT ON scratch FOR EACH ROW EXECUTE FUNCTI
         # FunctionCall ('F', libpq's fast path) may write anything: in a
         # block whose counts were not taken yet, they start before it.
         px = self.proxy()
-        self.psql(px, """
-CREATE TABLE t (id serial PRIMARY KEY, a text);
-CREATE FUNCTION w(x text) RETURNS int LANGUAGE plpgsql AS
-  $$BEGIN INSERT INTO t (a) VALUES (x); RETURN 1; END$$;
+        self.psql(px, self.T_AND_WRITER + """
 """)
         oid = int(self.pg.psql("SELECT 'w'::regproc::oid"))
         c = RawClient(px.port)
@@ -402,10 +403,7 @@ CREATE FUNCTION w(t text) RETURNS int LANGUAGE plpgsql AS
 
     def test_function_writes_are_flagged_with_uncaptured_log(self):
         px = self.proxy(uncaptured="log")
-        self.psql(px, """
-CREATE TABLE t (id serial PRIMARY KEY, a text);
-CREATE FUNCTION w(x text) RETURNS int LANGUAGE plpgsql AS
-  $$BEGIN INSERT INTO t (a) VALUES (x); RETURN 1; END$$;
+        self.psql(px, self.T_AND_WRITER + """
 SELECT w('by-function');
 """)
         self.assertEqual(self.pg.psql("SELECT a FROM t"), "by-function")
