@@ -456,7 +456,10 @@ rewrite_outcome rewrite(std::string_view sql, const analysis& a,
                     for (const auto& col : t->columns) cols += (cols.empty() ? "" : ", ") + ref + "." + quote_ident(col.name);
                     inserts.push_back({carrier->first, "CASE WHEN pg_catalog.set_config('" + std::string(before_image_setting) +
                                                            "', ROW(" + cols + ")::text, true) IS NULL THEN NULL ELSE "});
-                    inserts.push_back({carrier->second, " END"});
+                    // The value may touch what follows it ("… 'x'WHERE …").
+                    bool touches = carrier->second < sql.size() &&
+                                   !std::isspace(static_cast<unsigned char>(sql[carrier->second]));
+                    inserts.push_back({carrier->second, touches ? " END " : " END"});
                     list += ", pg_catalog.current_setting('" + std::string(before_image_setting) + "')";
                     plan.old_image = plan.old_key = plan.old_row = true;
                     ++plan.added;

@@ -7,6 +7,8 @@
 // The first input byte picks the table's options.
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <string_view>
 
@@ -53,6 +55,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     for (const auto& c : out.copies) changed = changed || c.has_value();
     if (!changed) return 0;
     analysis again = analyze(out.sql);
+    static const bool print = std::getenv("SQLTAP_FUZZ_PRINT") != nullptr;  // to read a regression
+    if (print) std::fprintf(stderr, "in:  %s\nout: %s\nparses: %d\n", sql.c_str(), out.sql.c_str(), again.ok);
     if (!again.ok) __builtin_trap();  // a rewrite that does not parse
     return 0;
 }

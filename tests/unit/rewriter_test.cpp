@@ -177,6 +177,10 @@ BOOST_AUTO_TEST_CASE(before_image_rides_on_a_set_value) {
                             ", pg_current_xact_id()::text, pg_catalog.current_setting('sqltap.before_image') -- c",
                r.sql);
     BOOST_TEST(analyze(r.sql).ok, r.sql);
+    // A value that touches the next word keeps apart from it (found by fuzz_analyzer).
+    auto touching = run("UPDATE t SET a = text 'y'WHERE id = 1", t);
+    BOOST_TEST(touching.sql.find("ELSE text 'y' END WHERE id = 1") != std::string::npos, touching.sql);
+    BOOST_TEST(analyze(touching.sql).ok, touching.sql);
     // Values whose type comes from the column are passed over: the next one carries it.
     auto t3 = t;
     t3.columns.push_back({"b", 23, "integer", false});
