@@ -378,6 +378,7 @@ analysis analyze(std::string_view sql) {
         s.length = raw->stmt_len > 0 ? static_cast<std::size_t>(raw->stmt_len) : sql.size() - s.location;
         if (s.target_location != statement::npos) s.target_location -= s.location;
         for (auto& star : s.returning_stars) star -= s.location;
+        s.calls_functions = may_call_functions(sql.substr(std::min(s.location, sql.size()), s.length));
         out.statements.push_back(std::move(s));
     }
     pg_query__parse_result__free_unpacked(tree, nullptr);
@@ -430,8 +431,14 @@ bool certainly_read_only(std::string_view sql) noexcept {
     // One statement only: a ';' may end it, followed by nothing but blanks.
     auto semi = sql.find(';');
     if (semi != std::string_view::npos && skip_blank(sql, semi + 1) != sql.size()) return false;
-    for (std::string_view w : {"INSERT", "UPDATE", "DELETE", "MERGE", "INTO", "COPY", "TRUNCATE"})
-        if (contains_ci(sql, w)) return false;
+    // None of these words anywhere (inside literals and names too): one pass.
+    static constexpr std::string_view words[] = {"insert", "update", "delete", "merge", "into", "copy", "truncate"};
+    for (std::size_t k = 0; k < sql.size(); ++k) {
+        char c = sql[k] | 0x20;  // ASCII lower case for letters
+        if (c != 'i' && c != 'u' && c != 'd' && c != 'm' && c != 'c' && c != 't') continue;
+        for (std::string_view w : words)
+            if (w[0] == c && equals_ci(sql.substr(k, w.size()), w)) return false;
+    }
     return true;
 }
 
@@ -567,7 +574,7 @@ bool may_call_functions(std::string_view sql) noexcept {
 }
 
 struct analysis_cache::shaped {
-    sql_shape shape;
+    std::shared_ptr<const sql_shape> shape;
     std::shared_ptr<const analysis> a;
 };
 
@@ -617,19 +624,23 @@ std::optional<analysis> move_analysis(const analysis& a, const sql_shape& from, 
 
 }  // namespace
 
-std::shared_ptr<const analysis> analysis_cache::get(std::string_view sql) {
-    if (const auto* a = exact_.find(sql)) {
+std::shared_ptr<const analysis> analysis_cache::get(std::string_view sql, std::shared_ptr<const sql_shape>* shape_out) {
+    if (shape_out) shape_out->reset();
+    if (auto* x = exact_.find(sql)) {
         ++hits_;
-        return *a;
+        if (shape_out) *shape_out = x->shape;
+        return x->a;
     }
     if (sql.size() > max_text_) {  // huge texts are not kept
         ++misses_;
         return std::make_shared<const analysis>(analyze(sql));
     }
-    std::optional<sql_shape> shape = shape_of(sql);
+    std::shared_ptr<const sql_shape> shape;
+    if (auto sh = shape_of(sql)) shape = std::make_shared<const sql_shape>(std::move(*sh));
+    if (shape_out) *shape_out = shape;
     if (shape) {
         if (const auto* s = shapes_.find(shape->key)) {
-            if (auto moved = move_analysis(*(*s)->a, (*s)->shape, *shape)) {
+            if (auto moved = move_analysis(*(*s)->a, *(*s)->shape, *shape)) {
                 ++shape_hits_;
                 return std::make_shared<const analysis>(std::move(*moved));
             }
@@ -637,10 +648,10 @@ std::shared_ptr<const analysis> analysis_cache::get(std::string_view sql) {
     }
     ++misses_;
     auto a = std::make_shared<const analysis>(analyze(sql));
-    exact_.put(std::string(sql), a);
+    exact_.put(std::string(sql), exact{a, shape});
     if (shape && shape_independent(*a, *shape)) {
         std::string key = shape->key;
-        shapes_.put(std::move(key), std::make_shared<const shaped>(shaped{std::move(*shape), a}));
+        shapes_.put(std::move(key), std::make_shared<const shaped>(shaped{shape, a}));
     }
     return a;
 }

@@ -15,6 +15,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "capture/sql_shape.hpp"
+
 namespace sqltap::capture {
 
 enum class statement_kind {
@@ -70,6 +72,9 @@ struct statement {
     bool chain = false;                    // COMMIT/ROLLBACK AND CHAIN
     std::string name;                      // savepoint, gid, or prepared statement name
     std::shared_ptr<const statement> inner;  // EXPLAIN ANALYZE and PREPARE bodies
+    // may_call_functions() of the statement's text, taken once by analyze()
+    // (it reads tokens only, so it holds for every text of the same shape).
+    bool calls_functions = false;
 
     // True when running it may change rows of some table.
     bool may_write() const noexcept;
@@ -109,7 +114,7 @@ template <class V>
 class lru_map {
 public:
     explicit lru_map(std::size_t capacity) : capacity_(capacity) {}
-    const V* find(std::string_view key) {
+    V* find(std::string_view key) {
         auto it = map_.find(key);
         if (it == map_.end()) return nullptr;
         lru_.splice(lru_.begin(), lru_, it->second);
@@ -123,6 +128,11 @@ public:
         }
         lru_.emplace_front(std::move(key), std::move(value));
         map_.emplace(lru_.front().first, lru_.begin());
+    }
+    // put(), or a new value for a key it holds.
+    void assign(std::string key, V value) {
+        if (V* v = find(key)) *v = std::move(value);
+        else put(std::move(key), std::move(value));
     }
     std::size_t size() const noexcept { return map_.size(); }
 
@@ -141,7 +151,9 @@ class analysis_cache {
 public:
     explicit analysis_cache(std::size_t capacity = 4096, std::size_t max_text = 64 * 1024)
         : max_text_(max_text), exact_(capacity), shapes_(capacity) {}
-    std::shared_ptr<const analysis> get(std::string_view sql);
+    // `shape`, when given: the text's shape (null when it has none, or when
+    // the text is too long to be kept).
+    std::shared_ptr<const analysis> get(std::string_view sql, std::shared_ptr<const sql_shape>* shape = nullptr);
     std::size_t size() const noexcept { return exact_.size(); }
     std::size_t hits() const noexcept { return hits_; }
     std::size_t shape_hits() const noexcept { return shape_hits_; }
@@ -150,7 +162,11 @@ public:
 private:
     struct shaped;  // an analysis and the token positions of the text it was made from
     std::size_t max_text_;
-    lru_map<std::shared_ptr<const analysis>> exact_;
+    struct exact {
+        std::shared_ptr<const analysis> a;
+        std::shared_ptr<const sql_shape> shape;
+    };
+    lru_map<exact> exact_;
     lru_map<std::shared_ptr<const shaped>> shapes_;
     std::size_t hits_ = 0, shape_hits_ = 0, misses_ = 0;
 };

@@ -290,7 +290,9 @@ std::optional<std::pair<std::size_t, std::size_t>> carrier_assignment(std::strin
             while (w < end && ident_cont(sql[w])) ++w;
             std::string_view word = sql.substr(b, w - b);
             if (equals_ci(word, "null") || equals_ci(word, "default") || equals_ci(word, "row")) return std::nullopt;
-            if (w < end && (sql[w] == '\'' || sql[w] == '&')) return std::nullopt;
+            // A prefixed string: E'…', B'…', U&'…' (not "a&b": an operator).
+            if (w < end && (sql[w] == '\'' || (sql[w] == '&' && w + 1 < end && (sql[w + 1] == '\'' || sql[w + 1] == '"'))))
+                return std::nullopt;
         }
         std::size_t e = last_token_end(sql, b, end);
         if (e <= b) return std::nullopt;
@@ -323,11 +325,7 @@ rewrite_outcome rewrite(std::string_view sql, const analysis& a,
     rewrite_outcome out;
     out.plans.resize(a.statements.size());
     out.copies.resize(a.statements.size());
-    struct insertion {
-        std::size_t at;
-        std::string text;
-        std::size_t replaces = 0;  // bytes of the client's text it replaces
-    };
+    using insertion = rewrite_edit;
     std::vector<insertion> inserts;
     for (std::size_t i = 0; i < a.statements.size(); ++i) {
         const statement& s = a.statements[i];
@@ -456,10 +454,10 @@ rewrite_outcome rewrite(std::string_view sql, const analysis& a,
                     for (const auto& col : t->columns) cols += (cols.empty() ? "" : ", ") + ref + "." + quote_ident(col.name);
                     inserts.push_back({carrier->first, "CASE WHEN pg_catalog.set_config('" + std::string(before_image_setting) +
                                                            "', ROW(" + cols + ")::text, true) IS NULL THEN NULL ELSE "});
-                    // The value may touch what follows it ("… 'x'WHERE …").
-                    bool touches = carrier->second < sql.size() &&
-                                   !std::isspace(static_cast<unsigned char>(sql[carrier->second]));
-                    inserts.push_back({carrier->second, touches ? " END " : " END"});
+                    // The value may touch what follows it ("… 'x'WHERE …"). (Always
+                    // the blank: the edits are reused for texts of the same
+                    // shape, which may differ in blanks; see rewrite_cache.)
+                    inserts.push_back({carrier->second, " END "});
                     list += ", pg_catalog.current_setting('" + std::string(before_image_setting) + "')";
                     plan.old_image = plan.old_key = plan.old_row = true;
                     ++plan.added;
@@ -521,15 +519,31 @@ rewrite_outcome rewrite(std::string_view sql, const analysis& a,
         inserts.push_back({at, (s.has_returning ? ", " : " RETURNING ") + list});
         out.plans[i] = plan;
     }
-    out.sql.assign(sql);
     // Applied back to front; of two at one place the one pushed first ends up first.
     std::reverse(inserts.begin(), inserts.end());
     std::stable_sort(inserts.begin(), inserts.end(), [](const insertion& x, const insertion& y) { return x.at > y.at; });
-    for (const auto& ins : inserts) out.sql.replace(ins.at, ins.replaces, ins.text);
-    // Error positions: a replacement counts as the bytes it adds.
-    for (auto it = inserts.rbegin(); it != inserts.rend(); ++it)
-        out.insertions.emplace_back(it->at, it->text.size() > it->replaces ? it->text.size() - it->replaces : 0);
+    out.edits = std::move(inserts);
+    apply_edits(sql, out);
     return out;
+}
+
+void apply_edits(std::string_view sql, rewrite_outcome& out) {
+    std::size_t added = 0;
+    for (const auto& e : out.edits) added += e.text.size();
+    out.sql.clear();
+    out.sql.reserve(sql.size() + added);
+    // Front to back: the edits are stored back to front.
+    std::size_t from = 0;
+    for (auto it = out.edits.rbegin(); it != out.edits.rend(); ++it) {
+        out.sql.append(sql.substr(from, it->at - from));
+        out.sql.append(it->text);
+        from = it->at + it->replaces;
+    }
+    out.sql.append(sql.substr(from));
+    // Error positions: a replacement counts as the bytes it adds.
+    out.insertions.clear();
+    for (auto it = out.edits.rbegin(); it != out.edits.rend(); ++it)
+        out.insertions.emplace_back(it->at, it->text.size() > it->replaces ? it->text.size() - it->replaces : 0);
 }
 
 }  // namespace sqltap::capture

@@ -58,6 +58,13 @@ struct copy_expansion {
     capture_plan insert;  // the plan of the INSERT, the third statement
 };
 
+// One change to the client's text: `text` in place of the `replaces` bytes at `at`.
+struct rewrite_edit {
+    std::size_t at = 0;
+    std::string text;
+    std::size_t replaces = 0;
+};
+
 struct rewrite_outcome {
     std::string sql;                               // the text to send to the publisher
     std::vector<std::optional<capture_plan>> plans;  // one per statement of the analysis
@@ -66,7 +73,13 @@ struct rewrite_outcome {
     const table_info* unsupported_table = nullptr;  // the table it writes
     // Where text was added: (byte offset in the client's text, bytes added), ascending.
     std::vector<std::pair<std::size_t, std::size_t>> insertions;
+    // The changes that make `sql` of the client's text, back to front (of
+    // two at one offset, the one that ends up later in the text first).
+    std::vector<rewrite_edit> edits;
 };
+
+// Makes out.sql and out.insertions from the client's text and out.edits.
+void apply_edits(std::string_view sql, rewrite_outcome& out);
 
 // `table_for` returns the catalog entry when a statement writes a captured
 // table (nullptr otherwise).

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "capture/rewrite_cache.hpp"
 #include "capture/session_state.hpp"
 
 namespace sqltap::capture {
@@ -43,7 +44,7 @@ bool is_txn_control(statement_kind k) {
     }
 }
 
-bool may_write_hidden(const statement& s, std::string_view text) {
+bool may_write_hidden(const statement& s) {
     switch (s.kind) {
         case statement_kind::call:
         case statement_kind::do_block:
@@ -53,7 +54,7 @@ bool may_write_hidden(const statement& s, std::string_view text) {
         case statement_kind::copy_from: return true;
         case statement_kind::read:
         case statement_kind::copy_to:
-        case statement_kind::session: return s.modifying_cte || may_call_functions(text);
+        case statement_kind::session: return s.modifying_cte || s.calls_functions;
         case statement_kind::explain_analyze:
         case statement_kind::prepare_sql: return true;
         default: return false;
@@ -64,7 +65,7 @@ bool is_dml(statement_kind k) {
     return k == statement_kind::insert || k == statement_kind::update || k == statement_kind::del;
 }
 
-bool unproved(const statement& s, bool hidden, std::string_view text, const table_lookups& l) {
+bool unproved(const statement& s, bool hidden, const table_lookups& l) {
     if (hidden) return true;
     switch (s.kind) {
         case statement_kind::empty:
@@ -77,7 +78,7 @@ bool unproved(const statement& s, bool hidden, std::string_view text, const tabl
             // RETURNING brings back every row the statement itself writes;
             // only a trigger, rule, policy, child table or a function (in
             // the text, a default or a constraint) could write more.
-            if (s.modifying_cte || s.targets.empty() || may_call_functions(text)) return true;
+            if (s.modifying_cte || s.targets.empty() || s.calls_functions) return true;
             for (const auto& t : s.targets) {
                 auto it = l.tables.find(t.schema + '\0' + t.name);
                 if (it == l.tables.end() || !it->second || it->second->hidden_writers) return true;
@@ -267,12 +268,13 @@ table_ptr session_capture::state::captured_target(const table_lookups& l, const 
 
 rewrite_outcome session_capture::state::rewrite_captured(std::string_view sql, const analysis& a,
                                                          const table_lookups& l, std::vector<table_ptr>& keep,
-                                                         column_form form) const {
-    return rewrite(sql, a, [&](const statement& s) -> const table_info* {
+                                                         column_form form, const sql_shape* shape) const {
+    thread_local rewrite_cache rewrites;
+    return rewrites.get(sql, a, shape, [&](const statement& s) -> table_ptr {
         for (const auto& t : s.targets) {
             if (table_ptr p = captured_target(l, t)) {
                 keep.push_back(p);
-                return p.get();
+                return p;
             }
         }
         return nullptr;
@@ -336,9 +338,9 @@ session_capture::state::slot session_capture::state::make_slot(const statement& 
         sl.drops_prepared = starts("deallocate") || starts("discard");
     }
     if (is_txn_control(s.kind)) traits.control = true;
-    bool hidden = may_write_hidden(s, text);
+    bool hidden = may_write_hidden(s);
     if (hidden) traits.hidden = true;
-    if (unproved(s, hidden, text, l)) {
+    if (unproved(s, hidden, l)) {
         traits.unproved = true;
         // A write whose table something else writes with it (a trigger, a
         // cascade): even in autocommit, and even when its own table is not
@@ -657,7 +659,10 @@ verdict session_capture::state::on_data_row(request& r, slot* s, const protocol:
             case op::update: ++e.updated; break;
             default: ++e.deleted; break;
         }
-        if (auto c = rf.to_change(std::move(row), 0)) buf.add(rf.log_relation(), std::move(*c));
+        if (auto c = rf.to_change(std::move(row), 0)) {
+            if (s->table) buf.add(s->table, [&] { return rf.log_relation(); }, std::move(*c));
+            else buf.add(rf.log_relation(), std::move(*c));
+        }
         return verdict::replace;
     }
     protocol::data_row_msg d;

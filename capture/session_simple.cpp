@@ -47,6 +47,7 @@ struct session_capture::state::query_op {
     phase ph = phase::start;
     std::string sql;
     std::shared_ptr<const analysis> a;
+    std::shared_ptr<const sql_shape> shape;  // of sql, when it has one
     std::shared_ptr<table_lookups> lookups = std::make_shared<table_lookups>();
     std::vector<std::pair<std::size_t, std::size_t>> parts;  // statement ranges [b, e)
     std::size_t part = 0;
@@ -73,7 +74,7 @@ verdict session_capture::state::on_query(const protocol::frame& f, byte_buffer& 
         }
         op = std::make_shared<query_op>();
         op->sql.assign(sql);
-        op->a = cache.get(sql);
+        op->a = cache.get(sql, &op->shape);
     }
     query_op& o = *op;
     const analysis& a = *o.a;
@@ -289,7 +290,9 @@ verdict session_capture::state::on_query(const protocol::frame& f, byte_buffer& 
                 // Results of a simple Query are text: the added columns can be plain.
                 static const table_lookups nothing;
                 const table_lookups& tables = status == 'E' ? nothing : *o.lookups;
-                auto outcome = rewrite_captured(part_text, sub, tables, keep, column_form::native);
+                // A part that is the whole text has the text's shape.
+                const sql_shape* shape = b == 0 && e == a.statements.size() ? o.shape.get() : nullptr;
+                auto outcome = rewrite_captured(part_text, sub, tables, keep, column_form::native, shape);
                 std::string unsupported = outcome.unsupported;
                 const table_info* unsupported_table = outcome.unsupported_table;
 

@@ -45,13 +45,13 @@ bool is_commit_like(statement_kind k);
 bool is_txn_control(statement_kind k);
 bool is_dml(statement_kind k);
 // Writes rows without returning them: only the write-count check sees them.
-bool may_write_hidden(const statement& s, std::string_view text);
+bool may_write_hidden(const statement& s);
 // Whether the statement needs its target tables from the catalog.
 bool wants_tables(const statement& s);
 struct table_lookups;
 // Whether only the write counts can tell what it wrote (see part_traits);
-// `hidden`: may_write_hidden(s, text).
-bool unproved(const statement& s, bool hidden, std::string_view text, const table_lookups& l);
+// `hidden`: may_write_hidden(s).
+bool unproved(const statement& s, bool hidden, const table_lookups& l);
 
 enum class role : std::uint8_t {
     client,       // the client's statement: answers go to the client (stripped)
@@ -307,9 +307,11 @@ struct session_capture::state : std::enable_shared_from_this<session_capture::st
     void lookup_targets(const analysis& a, const std::shared_ptr<detail::table_lookups>& l);
     // The captured table a statement's target names, if it is one.
     table_ptr captured_target(const detail::table_lookups& l, const table_name& t) const;
-    // rewrite() with the captured tables of `l` (kept alive in `keep`).
+    // rewrite() with the captured tables of `l` (kept alive in `keep`);
+    // through the I/O thread's rewrite_cache when `shape` (that of `sql`) is given.
     rewrite_outcome rewrite_captured(std::string_view sql, const analysis& a, const detail::table_lookups& l,
-                                     std::vector<table_ptr>& keep, column_form form = column_form::text) const;
+                                     std::vector<table_ptr>& keep, column_form form = column_form::text,
+                                     const sql_shape* shape = nullptr) const;
     // The slot of one statement (not ours) and what it does. `ddl_changed`:
     // the tables DDL changed before it (a write to one is refused), to which
     // its own DDL targets are added.

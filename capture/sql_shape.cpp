@@ -49,6 +49,8 @@ std::optional<sql_shape> shape_of(std::string_view sql) {
     out.size = sql.size();
     if (sql.size() > UINT32_MAX) return std::nullopt;
     const std::size_t n = sql.size();
+    out.key.reserve(n + n / 2);
+    out.tokens.reserve(n / 3 + 4);
     std::size_t i = 0;
     bool last_was_string = false;
     auto emit = [&](std::size_t b, std::size_t e, std::string_view key_text) {
@@ -151,6 +153,19 @@ std::optional<std::size_t> map_offset(const sql_shape& from, const sql_shape& to
     std::size_t k = static_cast<std::size_t>(it - from.tokens.begin());
     if (k < from.tokens.size() && from.tokens[k].begin == at) return to.tokens[k].begin;
     if (k > 0 && from.tokens[k - 1].end == at) return to.tokens[k - 1].end;
+    return std::nullopt;
+}
+
+std::optional<std::size_t> map_edge(const sql_shape& from, const sql_shape& to, std::size_t at, edge prefer) {
+    if (from.tokens.size() != to.tokens.size()) return std::nullopt;
+    auto it = std::lower_bound(from.tokens.begin(), from.tokens.end(), at,
+                               [](const sql_shape::token& t, std::size_t v) { return t.begin < v; });
+    std::size_t k = static_cast<std::size_t>(it - from.tokens.begin());
+    bool ends = k > 0 && from.tokens[k - 1].end == at;
+    bool starts = k < from.tokens.size() && from.tokens[k].begin == at;
+    if (ends && (!starts || prefer == edge::end)) return to.tokens[k - 1].end;
+    if (starts) return to.tokens[k].begin;
+    if (at == 0) return 0;
     return std::nullopt;
 }
 

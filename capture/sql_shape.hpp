@@ -36,4 +36,14 @@ std::optional<sql_shape> shape_of(std::string_view sql);
 // middle of blanks), where texts of one shape may differ.
 std::optional<std::size_t> map_offset(const sql_shape& from, const sql_shape& to, std::size_t at);
 
+// For an edit at byte offset `at` of the text of shape `from`: where it goes
+// in the text of shape `to` (same key). At a token's end, after the same
+// token's end (not the text's end: a comment may follow there); at a
+// token's start, before the same token; where one token ends and the next
+// starts, as `prefer`s; else at the start of the text. Nothing when `at` is
+// elsewhere. (The start of a replaced range prefers a token's start, its
+// end a token's end.)
+enum class edge { start, end };
+std::optional<std::size_t> map_edge(const sql_shape& from, const sql_shape& to, std::size_t at, edge prefer);
+
 }  // namespace sqltap::capture

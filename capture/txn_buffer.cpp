@@ -43,6 +43,7 @@ bool txn_buffer::rollback_to(std::string_view name) {
 void txn_buffer::clear() {
     txn_ = transaction{};
     marks_.clear();
+    sources_.clear();
 }
 
 transaction txn_buffer::take() {

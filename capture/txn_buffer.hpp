@@ -5,7 +5,10 @@
 // the changes made since it and every later savepoint, and keeps the
 // savepoint itself. Nothing here talks to the server: the session feeds it
 // what it saw succeed.
+#include <cstdint>
+#include <memory>
 #include <string>
+#include <utility>
 #include <string_view>
 #include <vector>
 
@@ -16,6 +19,21 @@ namespace sqltap::capture {
 class txn_buffer {
 public:
     void add(const relation& rel, change c);
+    // add(make(), c), where `source` stands for the relation: the same
+    // source, the same relation, made only the first time in the transaction.
+    template <class Make>
+    void add(const std::shared_ptr<const void>& source, Make&& make, change c) {
+        for (const auto& [p, index] : sources_) {
+            if (p == source) {
+                c.rel = index;
+                txn_.changes.push_back(std::move(c));
+                return;
+            }
+        }
+        c.rel = txn_.relation_index(make());
+        sources_.emplace_back(source, c.rel);
+        txn_.changes.push_back(std::move(c));
+    }
     void add_ddl(std::string sql, std::string search_path);
 
     void savepoint(std::string name);
@@ -38,6 +56,7 @@ private:
     std::vector<mark>::iterator find(std::string_view name);
     transaction txn_;
     std::vector<mark> marks_;
+    std::vector<std::pair<std::shared_ptr<const void>, std::uint32_t>> sources_;  // see add()
 };
 
 }  // namespace sqltap::capture

@@ -172,7 +172,7 @@ BOOST_AUTO_TEST_CASE(before_image_rides_on_a_set_value) {
     BOOST_TEST(r.plans[0]->old_image);
     BOOST_TEST(r.plans[0]->old_row);
     BOOST_TEST(r.plans[0]->added == 4u);  // id, a, xid, the image
-    BOOST_TEST(r.sql == "UPDATE t AS x SET a = " + image + "lower(a) || 'it''s, (x)' END WHERE id = 1 RETURNING a, " +
+    BOOST_TEST(r.sql == "UPDATE t AS x SET a = " + image + "lower(a) || 'it''s, (x)' END  WHERE id = 1 RETURNING a, " +
                             col("x", "id") + ", " + col("x", "a") +
                             ", pg_current_xact_id()::text, pg_catalog.current_setting('sqltap.before_image') -- c",
                r.sql);

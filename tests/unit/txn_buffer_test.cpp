@@ -36,6 +36,31 @@ BOOST_AUTO_TEST_CASE(rollback_to_keeps_the_savepoint_and_drops_later_work) {
     BOOST_TEST(b.savepoints() == 0u);
 }
 
+// A relation named by its source (the catalog entry) is made once per
+// transaction; other sources get their own, equal relations share one.
+BOOST_AUTO_TEST_CASE(relations_by_source_are_made_once) {
+    txn_buffer b;
+    auto s1 = std::make_shared<int>(1), s2 = std::make_shared<int>(2), s3 = std::make_shared<int>(3);
+    const relation other{"public", "u", {"id"}, {0}};
+    int made = 0;
+    auto make = [&](const relation& r) { return [&made, &r] { ++made; return r; }; };
+    b.add(s1, make(rel), ins("1"));
+    b.add(s1, make(rel), ins("2"));
+    b.add(s2, make(other), ins("3"));
+    b.add(s3, make(rel), ins("4"));  // another source of the same relation
+    BOOST_TEST(made == 3);
+    auto t = b.take();
+    BOOST_TEST(t.relations.size() == 2u);
+    BOOST_TEST(t.changes[0].rel == 0u);
+    BOOST_TEST(t.changes[1].rel == 0u);
+    BOOST_TEST(t.changes[2].rel == 1u);
+    BOOST_TEST(t.changes[3].rel == 0u);
+    // The next transaction starts over.
+    b.add(s2, make(other), ins("5"));
+    BOOST_TEST(made == 4);
+    BOOST_TEST(b.take().changes[0].rel == 0u);
+}
+
 BOOST_AUTO_TEST_CASE(release_keeps_changes_and_forgets_later_savepoints) {
     txn_buffer b;
     b.savepoint("a");
