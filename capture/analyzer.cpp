@@ -167,6 +167,7 @@ statement classify(const node* n) {
                     v->column_ref->fields[0]->node_case == PG_QUERY__NODE__NODE_A_STAR)
                     s.returning_stars.push_back(static_cast<std::size_t>(v->column_ref->location));
             }
+            s.other_relations = n->update_stmt->n_from_clause > 0;
             s.update_from = n->update_stmt->n_from_clause > 0 ||
                             (n->update_stmt->where_clause &&
                              n->update_stmt->where_clause->node_case == PG_QUERY__NODE__NODE_CURRENT_OF_EXPR);
@@ -175,6 +176,7 @@ statement classify(const node* n) {
         case PG_QUERY__NODE__NODE_DELETE_STMT:
             s.kind = statement_kind::del;
             s.has_returning = n->delete_stmt->n_returning_list > 0;
+            s.other_relations = n->delete_stmt->n_using_clause > 0;
             s.target_alias = alias_of(n->delete_stmt->relation);
             scan_write(s, n);
             break;

@@ -65,6 +65,7 @@ struct statement {
     std::size_t target_location = npos;    // COPY FROM: where the table's name starts, from `location`
     std::vector<std::string> set_columns;  // UPDATE, INSERT … ON CONFLICT DO UPDATE: the columns SET assigns
     bool update_from = false;              // UPDATE … FROM, or WHERE CURRENT OF
+    bool other_relations = false;          // UPDATE … FROM, DELETE … USING: more than the target in scope
     std::vector<std::size_t> returning_stars;  // UPDATE: bare "*" items of RETURNING, from `location`
     bool has_returning = false;            // the top-level write has its own RETURNING
     bool modifying_cte = false;            // a WITH holds INSERT/UPDATE/DELETE/MERGE

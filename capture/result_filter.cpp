@@ -60,22 +60,26 @@ std::error_code result_filter::on_data_row(protocol::bytes body, captured_row& o
     out.old_key.clear();
     out.old_rest.clear();
     if (plan_.old_image) {
-        // The row before the update as one record: its key, then the rest.
+        // The columns the update may change, as they were, in one record;
+        // the others as in the new row. Then: its key, and the rest.
         auto v = r.nullable_value();
         if (r.error()) return r.error();
         if (!v) return errc::bad_value;
-        auto fields = parse_record(protocol::as_text(*v), ncols);
+        const auto& cols = plan_.image_columns;
+        auto fields = parse_record(protocol::as_text(*v), cols.size());
         if (!fields) return errc::bad_value;
-        for (auto k : plan_.table->key_columns) {
-            const auto& f = (*fields)[k];
-            out.old_key.push_back(f ? value(*f) : value());
+        std::vector<value> old = out.row;
+        for (std::size_t k = 0; k < cols.size(); ++k) {
+            if (cols[k] >= ncols) return errc::bad_value;
+            auto& f = (*fields)[k];
+            old[cols[k]] = f ? value(std::move(*f)) : value();
         }
+        for (auto k : plan_.table->key_columns) out.old_key.push_back(old[k]);
         for (std::size_t i = 0; i < ncols; ++i) {
             if (std::find(plan_.table->key_columns.begin(), plan_.table->key_columns.end(), i) !=
                 plan_.table->key_columns.end())
                 continue;
-            auto& f = (*fields)[i];
-            out.old_rest.push_back(f ? value(std::move(*f)) : value());
+            out.old_rest.push_back(std::move(old[i]));
         }
     } else if (plan_.old_key) {
         for (std::size_t i = 0; i < plan_.table->key_columns.size(); ++i) {

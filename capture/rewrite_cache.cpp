@@ -11,6 +11,7 @@ bool alike(const statement& x, const statement& y) {
     return x.kind == y.kind && x.targets == y.targets && x.target_alias == y.target_alias &&
            (x.target_location == statement::npos) == (y.target_location == statement::npos) &&
            x.set_columns == y.set_columns && x.update_from == y.update_from &&
+           x.other_relations == y.other_relations &&
            x.returning_stars.size() == y.returning_stars.size() && x.has_returning == y.has_returning &&
            x.modifying_cte == y.modifying_cte && x.on_conflict == y.on_conflict;
 }

@@ -151,19 +151,27 @@ std::string filter_match(const table_info& t, const std::string& ref) {
     return "CASE WHEN (SELECT (" + t.row_filter + ") FROM (SELECT " + ref + ".*) AS sqltap_row) THEN 't' ELSE 'f' END";
 }
 
-// What capture needs returned from a write to `t` (referred to as `ref`).
-std::string capture_list(const table_info& t, const std::string& ref, bool on_conflict, capture_plan& plan,
-                         column_form form) {
+// A column of the written table: `prefix` is "" where no other relation is
+// in scope (the name alone is the table's column, and PostgreSQL has fewer
+// tokens to parse), else the table's reference and a dot.
+std::string column(const std::string& prefix, const std::string& name) { return prefix + quote_ident(name); }
+
+// What capture needs returned from a write to `t`, referred to as `ref`;
+// `qualify`: other relations are in scope (see column()).
+std::string capture_list(const table_info& t, const std::string& ref, bool qualify, bool on_conflict,
+                         capture_plan& plan, column_form form) {
+    const std::string prefix = qualify ? ref + "." : "";
     std::string list;
-    for (const auto& col : t.columns) list += (list.empty() ? "" : ", ") + as_text(ref + "." + quote_ident(col.name), form);
+    for (const auto& col : t.columns) list += (list.empty() ? "" : ", ") + as_text(column(prefix, col.name), form);
     plan.table = &t;
     plan.added = t.columns.size() + 1;
     if (on_conflict) {
-        list += ", (" + ref + ".xmax = 0)::text";
+        list += ", (" + prefix + "xmax = 0)::text";
         plan.inserted_flag = true;
         ++plan.added;
     }
-    list += ", pg_current_xact_id()::text";
+    // (Its text, in a simple Query's text results, is the xid8's own.)
+    list += form == column_form::native ? ", pg_current_xact_id()" : ", pg_current_xact_id()::text";
     if (!t.row_filter.empty()) {
         list += ", " + filter_match(t, ref);
         plan.match = true;
@@ -366,7 +374,7 @@ rewrite_outcome rewrite(std::string_view sql, const analysis& a,
             }
             copy_expansion x;
             x.insert.kind = statement_kind::insert;
-            std::string list = capture_list(*t, real, false, x.insert, form);
+            std::string list = capture_list(*t, real, false, false, x.insert, form);
             inserts.push_back({s.location, "CREATE TEMP TABLE " + quote_ident(t->name) + " AS SELECT * FROM " + real +
                                                " WITH NO DATA;"});
             inserts.push_back({rel, staging, rel_end - rel});
@@ -381,7 +389,6 @@ rewrite_outcome rewrite(std::string_view sql, const analysis& a,
         capture_plan plan;
         plan.kind = s.kind;
         plan.client_returning = s.has_returning;
-        std::string list = capture_list(*t, ref, s.on_conflict, plan, form);
         // A key column the statement assigns (UPDATE SET, ON CONFLICT DO UPDATE SET).
         std::string changed;
         for (const auto& col : s.set_columns)
@@ -396,14 +403,21 @@ rewrite_outcome rewrite(std::string_view sql, const analysis& a,
                 continue;
             }
         }
+        // UPDATE: where the before image rides (a SET value), or the join
+        // that brings the old key (and the other old columns, and the row
+        // filter's verdict before the update).
+        std::optional<std::pair<std::size_t, std::size_t>> carrier;
+        bool join = false, filtered = false, before = false;
+        std::size_t upd = std::string_view::npos, set = upd, whr = upd, ret = upd;
+        std::size_t end = last_token_end(sql, s.location, s.location + s.length);
         if (s.kind == statement_kind::update) {
             // Under a row filter the row's match before the update counts too,
             // which the same join brings.
-            bool filtered = !t->row_filter.empty();
+            filtered = !t->row_filter.empty();
             // Before images ride on the same join, where it can be made; the
             // join is required only for a key change or a row filter.
             bool required = !changed.empty() || filtered;
-            bool before = t->before_images && t->key != key_source::all_columns && !s.update_from;
+            before = t->before_images && t->key != key_source::all_columns && !s.update_from;
             if (required || before) {
                 // The old key comes from a join on the key to the rows the
                 // client's WHERE selects, locked FOR UPDATE (a scalar subquery
@@ -414,9 +428,7 @@ rewrite_outcome rewrite(std::string_view sql, const analysis& a,
                 std::string why;
                 if (t->key == key_source::all_columns) why = "it has no primary key or replica identity";
                 else if (s.update_from) why = "the UPDATE has FROM or WHERE CURRENT OF";
-                std::size_t end = last_token_end(sql, s.location, s.location + s.length);
                 auto words = top_level_words(sql, s.location, end);
-                std::size_t upd = std::string_view::npos, set = upd, whr = upd, ret = upd;
                 for (auto [at, n] : words) {
                     std::string_view w = sql.substr(at, n);
                     if (upd == std::string_view::npos && equals_ci(w, "update")) upd = at + n;
@@ -444,79 +456,100 @@ rewrite_outcome rewrite(std::string_view sql, const analysis& a,
                 // on its newest version), so the image is right under
                 // concurrency, and the statement plans as a plain UPDATE: the
                 // join below costs about three times its planning.
-                std::optional<std::pair<std::size_t, std::size_t>> carrier;
                 if (why.empty() && !required) {
                     std::size_t clause_end = whr != std::string_view::npos ? whr : ret != std::string_view::npos ? ret : end;
                     carrier = carrier_assignment(sql, set + 3, clause_end);
                 }
-                if (carrier) {
-                    std::string cols;
-                    for (const auto& col : t->columns) cols += (cols.empty() ? "" : ", ") + ref + "." + quote_ident(col.name);
-                    inserts.push_back({carrier->first, "CASE WHEN pg_catalog.set_config('" + std::string(before_image_setting) +
-                                                           "', ROW(" + cols + ")::text, true) IS NULL THEN NULL ELSE "});
-                    // The value may touch what follows it ("… 'x'WHERE …"). (Always
-                    // the blank: the edits are reused for texts of the same
-                    // shape, which may differ in blanks; see rewrite_cache.)
-                    inserts.push_back({carrier->second, " END "});
-                    list += ", pg_catalog.current_setting('" + std::string(before_image_setting) + "')";
-                    plan.old_image = plan.old_key = plan.old_row = true;
-                    ++plan.added;
-                }
                 // Without the join (only a before image was wanted, and no
                 // value carries it): the plain RETURNING below, and
                 // subscribers check the key only.
-                if (why.empty() && !carrier) {
-                    // The table (and alias) as written, without the blanks and
-                    // comments around it (a line comment would swallow what follows).
-                    std::size_t rel_begin = skip_blank(sql.substr(0, set), upd);
-                    std::size_t rel_end = last_token_end(sql, rel_begin, set);
-                    std::string rel(sql.substr(rel_begin, rel_end - rel_begin));
-                    std::string keys, old_keys, picks;
-                    for (std::size_t j = 0; j < t->key_columns.size(); ++j) {
-                        std::string kc = ref + "." + quote_ident(t->columns[t->key_columns[j]].name);
-                        std::string ok = "sqltap_old.sqltap_k" + std::to_string(j);
-                        keys += (j ? ", " : "") + kc;
-                        old_keys += (j ? ", " : "") + ok;
-                        picks += (j ? ", " : "") + kc + " AS sqltap_k" + std::to_string(j);
-                        list += ", " + as_text(ok, form);
-                    }
-                    // A bare RETURNING * would now list sqltap_old's columns too.
-                    for (auto star : s.returning_stars) inserts.push_back({s.location + star, ref + "."});
-                    plan.old_key = true;
-                    plan.added += t->key_columns.size();
-                    if (before) {
-                        for (std::size_t c = 0; c < t->columns.size(); ++c) {
-                            if (std::find(t->key_columns.begin(), t->key_columns.end(), c) != t->key_columns.end()) continue;
-                            std::string name = "sqltap_o" + std::to_string(c);
-                            picks += ", " + ref + "." + quote_ident(t->columns[c].name) + " AS " + name;
-                            list += ", " + as_text("sqltap_old." + name, form);
-                            ++plan.added;
-                        }
-                        plan.old_row = true;
-                    }
-                    if (filtered) {
-                        picks += ", " + filter_match(*t, ref) + " AS sqltap_f";
-                        list += ", sqltap_old.sqltap_f";
-                        plan.match_old = true;
-                        ++plan.added;
-                    }
-                    std::string head = "FROM (SELECT " + picks + " FROM " + rel;
-                    std::string tail = " FOR UPDATE) AS sqltap_old WHERE (" + keys + ") = (" + old_keys + ")";
-                    // The client's condition ends at its last token (before
-                    // RETURNING, if any): not after a comment, which would
-                    // swallow what is added.
-                    std::size_t cond_end = ret != std::string_view::npos ? last_token_end(sql, s.location, ret) : end;
-                    if (whr != std::string_view::npos) {
-                        inserts.push_back({whr, head + " "});
-                        inserts.push_back({cond_end, tail});
-                    } else {
-                        inserts.push_back({cond_end, " " + head + tail});
-                    }
-                }
+                join = why.empty() && !carrier;
             }
         }
-        std::size_t at = last_token_end(sql, s.location, s.location + s.length);
-        inserts.push_back({at, (s.has_returning ? ", " : " RETURNING ") + list});
+        // Names alone where the table is the only relation in scope.
+        const bool qualify = s.other_relations || join;
+        const std::string prefix = qualify ? ref + "." : "";
+        std::string list = capture_list(*t, ref, qualify, s.on_conflict, plan, form);
+        if (carrier) {
+            // The record holds the columns the UPDATE may change; the others
+            // are as in the new row. Where something else may change the row
+            // as it is written (a trigger, a rule: hidden writers), every
+            // column. Generated columns follow what they are made of: always.
+            std::vector<std::uint32_t> cols;
+            bool all = t->hidden_writers;
+            for (const auto& name : s.set_columns) {
+                auto it = std::find_if(t->columns.begin(), t->columns.end(),
+                                       [&](const column_info& c) { return c.name == name; });
+                if (it == t->columns.end()) all = true;  // (the server will refuse the UPDATE)
+            }
+            for (std::uint32_t c = 0; c < t->columns.size(); ++c) {
+                const auto& col = t->columns[c];
+                if (all || col.generated ||
+                    std::find(s.set_columns.begin(), s.set_columns.end(), col.name) != s.set_columns.end())
+                    cols.push_back(c);
+            }
+            std::string row;
+            for (auto c : cols) row += (row.empty() ? "" : ", ") + column(prefix, t->columns[c].name);
+            inserts.push_back({carrier->first, "CASE WHEN pg_catalog.set_config('" + std::string(before_image_setting) +
+                                                   "', ROW(" + row + ")::text, true) IS NULL THEN NULL ELSE "});
+            // The value may touch what follows it ("… 'x'WHERE …"). (Always
+            // the blank: the edits are reused for texts of the same
+            // shape, which may differ in blanks; see rewrite_cache.)
+            inserts.push_back({carrier->second, " END "});
+            list += ", pg_catalog.current_setting('" + std::string(before_image_setting) + "')";
+            plan.old_image = plan.old_key = plan.old_row = true;
+            plan.image_columns = std::move(cols);
+            ++plan.added;
+        }
+        if (join) {
+            // The table (and alias) as written, without the blanks and
+            // comments around it (a line comment would swallow what follows).
+            std::size_t rel_begin = skip_blank(sql.substr(0, set), upd);
+            std::size_t rel_end = last_token_end(sql, rel_begin, set);
+            std::string rel(sql.substr(rel_begin, rel_end - rel_begin));
+            std::string keys, old_keys, picks;
+            for (std::size_t j = 0; j < t->key_columns.size(); ++j) {
+                std::string kc = ref + "." + quote_ident(t->columns[t->key_columns[j]].name);
+                std::string ok = "sqltap_old.sqltap_k" + std::to_string(j);
+                keys += (j ? ", " : "") + kc;
+                old_keys += (j ? ", " : "") + ok;
+                picks += (j ? ", " : "") + kc + " AS sqltap_k" + std::to_string(j);
+                list += ", " + as_text(ok, form);
+            }
+            // A bare RETURNING * would now list sqltap_old's columns too.
+            for (auto star : s.returning_stars) inserts.push_back({s.location + star, ref + "."});
+            plan.old_key = true;
+            plan.added += t->key_columns.size();
+            if (before) {
+                for (std::size_t c = 0; c < t->columns.size(); ++c) {
+                    if (std::find(t->key_columns.begin(), t->key_columns.end(), c) != t->key_columns.end()) continue;
+                    std::string name = "sqltap_o" + std::to_string(c);
+                    picks += ", " + ref + "." + quote_ident(t->columns[c].name) + " AS " + name;
+                    list += ", " + as_text("sqltap_old." + name, form);
+                    ++plan.added;
+                }
+                plan.old_row = true;
+            }
+            if (filtered) {
+                picks += ", " + filter_match(*t, ref) + " AS sqltap_f";
+                list += ", sqltap_old.sqltap_f";
+                plan.match_old = true;
+                ++plan.added;
+            }
+            std::string head = "FROM (SELECT " + picks + " FROM " + rel;
+            std::string tail = " FOR UPDATE) AS sqltap_old WHERE (" + keys + ") = (" + old_keys + ")";
+            // The client's condition ends at its last token (before
+            // RETURNING, if any): not after a comment, which would
+            // swallow what is added.
+            std::size_t cond_end = ret != std::string_view::npos ? last_token_end(sql, s.location, ret) : end;
+            if (whr != std::string_view::npos) {
+                inserts.push_back({whr, head + " "});
+                inserts.push_back({cond_end, tail});
+            } else {
+                inserts.push_back({cond_end, " " + head + tail});
+            }
+        }
+        inserts.push_back({end, (s.has_returning ? ", " : " RETURNING ") + list});
         out.plans[i] = plan;
     }
     // Applied back to front; of two at one place the one pushed first ends up first.

@@ -32,7 +32,10 @@ struct capture_plan {
     bool old_key = false;               // UPDATE of key columns (or under a row filter): the key before it
     bool match_old = false;             // UPDATE under a row filter: whether the row matched before
     bool old_row = false;               // UPDATE with before images: the non-key columns before it
-    bool old_image = false;             // … carried as one record, ROW(every column)::text (see rewrite())
+    bool old_image = false;             // … carried as one record, ROW(columns)::text (see rewrite())
+    // old_image: the columns the record holds, in table order; the others
+    // were as in the new row.
+    std::vector<std::uint32_t> image_columns{};
     // Added columns, in order: the table's columns (new row for insert/update,
     // the deleted row for delete), then the inserted flag if any, then the
     // xid, then (match) the row filter on the row, then (old_key) the row's

@@ -77,6 +77,40 @@ BOOST_AUTO_TEST_CASE(client_part_is_byte_identical) {
     BOOST_TEST(*c.new_row[1] == "new");
 }
 
+// A before image that holds only the columns the UPDATE assigned: the
+// others are taken from the new row.
+BOOST_AUTO_TEST_CASE(before_image_of_the_assigned_columns) {
+    auto t = table_t();
+    t.columns.push_back({"b", 25, "text", false});
+    capture_plan plan{statement_kind::update, &t, 5, false, false};
+    plan.old_image = plan.old_key = plan.old_row = true;
+    plan.image_columns = {2};
+    result_filter f(plan);
+    captured_row row;
+    pw::byte_buffer to_client;
+    BOOST_TEST(!f.on_data_row(body(data_row({"7", "same", "new b", "702", "(\"old b\")"})), row, to_client));
+    auto c = *f.to_change(std::move(row), 0);
+    BOOST_TEST((c.kind == op::update));
+    BOOST_REQUIRE(c.old_row.has_value());
+    BOOST_TEST(*(*c.old_row)[0] == "7");
+    BOOST_TEST(*(*c.old_row)[1] == "same");
+    BOOST_TEST(*(*c.old_row)[2] == "old b");
+    BOOST_TEST(*c.new_row[2] == "new b");
+    BOOST_TEST(*c.key[0] == "7");
+    // A record of another size (the table changed under the statement): an error.
+    captured_row bad;
+    BOOST_TEST(f.on_data_row(body(data_row({"7", "same", "new b", "702", "(1,2)"})), bad, to_client));
+    // NULL and '' stay apart.
+    captured_row n;
+    BOOST_TEST(!f.on_data_row(body(data_row({"7", "same", "x", "702", "()"})), n, to_client));
+    auto cn = *f.to_change(std::move(n), 0);
+    BOOST_TEST(!(*cn.old_row)[2].has_value());
+    captured_row e;
+    BOOST_TEST(!f.on_data_row(body(data_row({"7", "same", "x", "702", "(\"\")"})), e, to_client));
+    auto ce = *f.to_change(std::move(e), 0);
+    BOOST_TEST(*(*ce.old_row)[2] == "");
+}
+
 BOOST_AUTO_TEST_CASE(on_conflict_update_and_delete) {
     auto t = table_t();
     capture_plan upsert{statement_kind::insert, &t, 4, true, false};

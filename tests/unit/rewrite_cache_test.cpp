@@ -95,7 +95,7 @@ BOOST_AUTO_TEST_CASE(another_catalog_entry_rewrites_afresh) {
     f.t = std::make_shared<const table_info>(std::move(x));
     auto r2 = f.via_cache("INSERT INTO t (id, a) VALUES (2, 'b')");
     BOOST_TEST(f.cache.misses() == 2u);
-    BOOST_TEST(r2.sql.find("\"t\".\"b\"") != std::string::npos, r2.sql);
+    BOOST_TEST(r2.sql.find("\"a\", \"b\"") != std::string::npos, r2.sql);
     BOOST_TEST(r2.plans[0]->table == f.t.get());
     same(r2, f.direct("INSERT INTO t (id, a) VALUES (2, 'b')"));
 }
