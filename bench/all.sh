@@ -4,7 +4,7 @@
 # and pgbouncer (bench/proxy.sh), capture off (bench/capture.sh) and native
 # logical replication (bench/replay.sh).
 #
-#   bench/all.sh                     10 s per point (about 12 minutes)
+#   bench/all.sh                     10 s per point (about 14 minutes)
 #   BENCH_SECONDS=30 bench/all.sh    longer points, steadier figures
 #   bench/all.sh --out FILE          write FILE instead of BENCHMARKS.md
 set -euo pipefail
@@ -34,6 +34,7 @@ run() {  # run NAME COMMAND…: its output into $tmp/NAME (and the command line)
 run proxy bench/proxy.sh
 run capture bench/capture.sh
 run capture_prepared BENCH_PROTOCOL=prepared bench/capture.sh
+run capture_no_images BEFORE_IMAGES=off bench/capture.sh
 run replay bench/replay.sh
 
 section() {  # section NAME TITLE TEXT
@@ -54,9 +55,11 @@ section() {  # section NAME TITLE TEXT
   section proxy "Proxy overhead: direct, sqltapd (capture off), pgbouncer" \
     "pgbench select-only and tpcb-like at 1 and 16 clients, simple and prepared protocol, against one server: directly, through sqltapd and through pgbouncer (session mode)."
   section capture "Capture: off, async, strict" \
-    "pgbench tpcb-like (simple protocol: values inline) through sqltapd with capture off, durability async and strict; ratios to capture off."
+    "pgbench tpcb-like (simple protocol: values inline) through sqltapd with capture off, durability async and strict; ratios to capture off. Before images on (the default)."
   section capture_prepared "Capture, prepared statements" \
     "The same with pgbench -M prepared (parameters, statements parsed once per connection)."
+  section capture_no_images "Capture without before images" \
+    "The simple protocol again with [capture] before_images = off: no old row per UPDATE (subscribers then check the key only)."
   section replay "Replay against native logical replication" \
     "A publisher and two subscriber servers; pgbench tpcb-like through sqltapd (strict) or directly (native logical replication): lag under load, and catch-up from a backlog."
 } > "$out"
