@@ -184,6 +184,11 @@ void engine::purge(const std::vector<subscriber_status>& st) {
                           slowest->name + ")";
         a->mark_stale(why);
         opts_.error("subscriber " + slowest->name + " is STALE: " + why);
+        // Kept at once (not at the next tick), so what readers of the log
+        // (sqltap-dump --subscribers) see never lags the message above by a tick.
+        auto now_st = with_lag(a->status());
+        now_st.updated_us = now_us();
+        log_.put_replay(status_key(now_st.name), encode(now_st), [](std::error_code, std::uint64_t) {});
     }
 }
 

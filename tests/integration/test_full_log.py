@@ -186,8 +186,15 @@ class FullLogTest(harness.TestCase):
             self.assertLess(time.time(), deadline, "the subscriber was not given up")
             time.sleep(0.3)
         self.assertIn("max_log_size", px.log())
-        st = {json.loads(l)["subscriber"]: json.loads(l) for l in harness.run(
-            [logapply.DUMP, "--log", px.log_dir, "--subscribers", "--format", "json"]).stdout.splitlines()}
+        # The state kept beside the log says so too (written through the log's
+        # writer, a moment after the message).
+        deadline = time.time() + 10
+        while True:
+            st = {json.loads(l)["subscriber"]: json.loads(l) for l in harness.run(
+                [logapply.DUMP, "--log", px.log_dir, "--subscribers", "--format", "json"]).stdout.splitlines()}
+            if st["s"]["state"] == "stale" or time.time() > deadline:
+                break
+            time.sleep(0.2)
         self.assertEqual(st["s"]["state"], "stale", st)
         # Its entries went: the log is below the limit again, and takes more.
         for _ in range(50):
