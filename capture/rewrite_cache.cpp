@@ -26,7 +26,9 @@ rewrite_outcome rewrite_cache::get(std::string_view sql, const analysis& a, cons
         return rewrite(sql, a, [&](const statement& s) { return tables[std::size_t(&s - a.statements.data())].get(); },
                        form);
     };
-    if (!shape || shape->size != sql.size()) return fresh();
+    // Long texts are rewritten each time: an entry holds its text's shape
+    // (about three times the text), and OLTP statements are short.
+    if (!shape || shape->size != sql.size() || sql.size() > max_text) return fresh();
 
     std::string key;
     key.reserve(shape->key.size() + 1);

@@ -29,6 +29,7 @@ namespace sqltap::capture {
 class rewrite_cache {
 public:
     using table_ref = std::shared_ptr<const table_info>;
+    static constexpr std::size_t max_text = 8192;  // longer texts are not kept
     explicit rewrite_cache(std::size_t capacity = 1024) : entries_(capacity) {}
 
     // rewrite(sql, a, …, form), where `shape` is the shape of `sql` (or null:

@@ -86,6 +86,15 @@ BOOST_AUTO_TEST_CASE(texts_of_one_shape_share_a_rewrite) {
     BOOST_TEST(h.cache.hits() == 4u);
 }
 
+// Long texts are not kept (an entry holds the text's shape).
+BOOST_AUTO_TEST_CASE(long_texts_are_not_cached) {
+    fixture f;
+    std::string values = "(1, 'a')";
+    while (values.size() <= rewrite_cache::max_text) values += ", (1, 'a')";
+    for (int i = 0; i < 2; ++i) f.via_cache("INSERT INTO t (id, a) VALUES " + values);
+    BOOST_TEST(f.cache.hits() == 0u);
+}
+
 // Another catalog entry for the table (a new generation, other rules): rewritten afresh.
 BOOST_AUTO_TEST_CASE(another_catalog_entry_rewrites_afresh) {
     fixture f;
