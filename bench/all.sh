@@ -42,6 +42,8 @@ section() {  # section NAME TITLE TEXT
   grep -v '^\(machine\|date\):' "$tmp/$1" | sed -e '/./,$!d'
   printf '```\n'
 }
+# (Before the redirect below truncates the output file, which would make the tree dirty.)
+rev="$(git describe --always --dirty 2>/dev/null || echo '?')"
 {
   echo "# sqltap benchmarks"
   echo
@@ -51,7 +53,7 @@ section() {  # section NAME TITLE TEXT
   echo
   echo "- machine: $(nproc) cores ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), Linux $(uname -r)"
   echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
-  echo "- sqltap $(git describe --always --dirty 2>/dev/null || echo '?'), PostgreSQL $(/usr/lib/postgresql/15/bin/postgres --version | awk '{print $3}'), $(pgbouncer --version | head -1)"
+  echo "- sqltap $rev, PostgreSQL $(/usr/lib/postgresql/15/bin/postgres --version | awk '{print $3}'), $(pgbouncer --version | head -1)"
   section proxy "Proxy overhead: direct, sqltapd (capture off), pgbouncer" \
     "pgbench select-only and tpcb-like at 1 and 16 clients, simple and prepared protocol, against one server: directly, through sqltapd and through pgbouncer (session mode)."
   section capture "Capture: off, async, strict" \
