@@ -130,6 +130,27 @@ std::string alias_of(const PgQuery__RangeVar* rv) {
     return rv && rv->alias && rv->alias->aliasname ? std::string(rv->alias->aliasname) : std::string();
 }
 
+// The columns a RETURNING list yields, or statement::npos when an item holds
+// a "*" (t.*, (x).*): each other item is one column.
+std::size_t returning_columns(node* const* list, std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i) {
+        const node* t = list[i];
+        if (!t || t->node_case != PG_QUERY__NODE__NODE_RES_TARGET || !t->res_target->val) return statement::npos;
+        const node* v = t->res_target->val;
+        if (v->node_case == PG_QUERY__NODE__NODE_COLUMN_REF) {
+            const auto* c = v->column_ref;
+            if (c->n_fields > 0 && c->fields[c->n_fields - 1]->node_case == PG_QUERY__NODE__NODE_A_STAR)
+                return statement::npos;
+        } else if (v->node_case == PG_QUERY__NODE__NODE_A_INDIRECTION) {
+            const auto* ind = v->a_indirection;
+            if (ind->n_indirection > 0 &&
+                ind->indirection[ind->n_indirection - 1]->node_case == PG_QUERY__NODE__NODE_A_STAR)
+                return statement::npos;
+        }
+    }
+    return n;
+}
+
 statement classify(const node* n) {
     statement s;
     if (!n) return s;
@@ -137,6 +158,7 @@ statement classify(const node* n) {
         case PG_QUERY__NODE__NODE_INSERT_STMT:
             s.kind = statement_kind::insert;
             s.has_returning = n->insert_stmt->n_returning_list > 0;
+            s.returning_columns = returning_columns(n->insert_stmt->returning_list, n->insert_stmt->n_returning_list);
             s.on_conflict = n->insert_stmt->on_conflict_clause != nullptr;
             if (s.on_conflict) {  // DO UPDATE SET …: the columns it assigns
                 const auto* oc = n->insert_stmt->on_conflict_clause;
@@ -153,6 +175,7 @@ statement classify(const node* n) {
         case PG_QUERY__NODE__NODE_UPDATE_STMT:
             s.kind = statement_kind::update;
             s.has_returning = n->update_stmt->n_returning_list > 0;
+            s.returning_columns = returning_columns(n->update_stmt->returning_list, n->update_stmt->n_returning_list);
             s.target_alias = alias_of(n->update_stmt->relation);
             for (std::size_t i = 0; i < n->update_stmt->n_target_list; ++i) {
                 const node* t = n->update_stmt->target_list[i];
@@ -176,6 +199,7 @@ statement classify(const node* n) {
         case PG_QUERY__NODE__NODE_DELETE_STMT:
             s.kind = statement_kind::del;
             s.has_returning = n->delete_stmt->n_returning_list > 0;
+            s.returning_columns = returning_columns(n->delete_stmt->returning_list, n->delete_stmt->n_returning_list);
             s.other_relations = n->delete_stmt->n_using_clause > 0;
             s.target_alias = alias_of(n->delete_stmt->relation);
             scan_write(s, n);

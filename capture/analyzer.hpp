@@ -68,6 +68,9 @@ struct statement {
     bool other_relations = false;          // UPDATE … FROM, DELETE … USING: more than the target in scope
     std::vector<std::size_t> returning_stars;  // UPDATE: bare "*" items of RETURNING, from `location`
     bool has_returning = false;            // the top-level write has its own RETURNING
+    // The columns its own RETURNING yields; npos when an item holds a "*"
+    // (how many it yields depends on the catalog).
+    std::size_t returning_columns = 0;
     bool modifying_cte = false;            // a WITH holds INSERT/UPDATE/DELETE/MERGE
     bool on_conflict = false;              // INSERT … ON CONFLICT
     bool chain = false;                    // COMMIT/ROLLBACK AND CHAIN

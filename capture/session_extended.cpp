@@ -5,8 +5,10 @@
 // plan is kept under the statement's name and follows Bind to the portal.
 // Describe answers for a rewritten statement lose the added columns (NoData
 // when the client asked for no rows); Execute's rows lose them too and become
-// changes. Bind's per-column result formats get "text" for the added columns
-// (they are of type text, so one binary format code for all is fine as is).
+// changes. The added columns are in their own types (column_form::native) and
+// Bind asks text for them: a single binary format code becomes one per
+// column. With a "*" in the client's RETURNING (its column count unknown) they
+// are cast to text instead, and a single format code is left as it is.
 //
 // Transactions: each Execute that may write is decided once the batches
 // before its own have answered, so the transaction state is known:
@@ -173,11 +175,22 @@ std::uint64_t session_capture::state::inject_snapshot(byte_buffer& out, request&
 // waits for their answers.
 void session_capture::state::start_commit_check(byte_buffer& out, ext_op& o, const std::shared_ptr<request>& r) {
     o.req = r;
-    // Without counts to take (write_check = auto, nothing needed them), the
-    // commit still waits for every earlier answer: the rows it appends.
-    o.seq = lazy_check() && !checking ? r->next_seq - 1 : inject_snapshot(out, *r, snap_use::check);
-    flush(out);
     o.ph = ext_op::phase::commit_check;
+    if (lazy_check() && !checking) {
+        // Without counts to take (write_check = auto, nothing needed them),
+        // the commit waits only for the rows it appends: the answers of the
+        // batch's Executes so far (earlier batches have all answered). Its
+        // own Bind and Describe, in the same batch, bring none; should one
+        // fail, the server skips the COMMIT and so does the bookkeeping,
+        // which settles the entry as not committed (extended_answer).
+        o.seq = 0;
+        for (const auto& x : r->items)
+            if (x.msg != 'B' && x.msg != 'D' && x.msg != 'P' && x.msg != 'C') o.seq = x.seq;
+        if (o.seq > r->answered) flush(out);
+        return;
+    }
+    o.seq = inject_snapshot(out, *r, snap_use::check);
+    flush(out);
 }
 
 verdict session_capture::state::on_extended(const protocol::frame& f, byte_buffer& out) {
@@ -259,12 +272,26 @@ verdict session_capture::state::on_extended(const protocol::frame& f, byte_buffe
                 if (plan_uses_catalog(*plan) && plan->generation != eng->generation()) break;  // plan it again
                 portals[std::string(m.portal)] = plan;
                 auto r = batch(pending);
-                if (plan->sl.plan && m.result_formats.size() > 1) {
-                    // Per-column formats: the added columns are text.
-                    m.result_formats.insert(m.result_formats.end(), plan->sl.plan->added, 0);
-                    protocol::build_bind(out, m);
-                    expect(*r, 'B');
-                    return verdict::replace;
+                if (plan->sl.plan) {
+                    const std::size_t added = plan->sl.plan->added;
+                    bool edit = false;
+                    if (m.result_formats.size() > 1) {
+                        // Per-column formats: the added columns are text.
+                        m.result_formats.insert(m.result_formats.end(), added, 0);
+                        edit = true;
+                    } else if (plan->native_columns && m.result_formats.size() == 1 && m.result_formats[0] != 0) {
+                        // One format for all: the client's columns keep it,
+                        // the added ones (in their own types) come as text.
+                        const std::int16_t f0 = m.result_formats[0];
+                        m.result_formats.assign(*plan->native_columns, f0);
+                        m.result_formats.insert(m.result_formats.end(), added, 0);
+                        edit = true;
+                    }
+                    if (edit) {
+                        protocol::build_bind(out, m);
+                        expect(*r, 'B');
+                        return verdict::replace;
+                    }
                 }
                 expect(*r, 'B');
                 return verdict::forward;
@@ -341,7 +368,12 @@ verdict session_capture::state::on_extended(const protocol::frame& f, byte_buffe
                 plan->refusal_hint = "Check [publisher] admin_conninfo; the statement was not run.";
             } else {
                 std::vector<table_ptr> keep;
-                auto outcome = rewrite_captured(o.sql, *o.a, *o.lookups, keep);
+                // The added columns as they are, not each through format():
+                // Bind asks text for them, which needs the number of the
+                // client's own columns (unknown with a "*" in its RETURNING).
+                const bool native = s.returning_columns != statement::npos;
+                auto outcome = rewrite_captured(o.sql, *o.a, *o.lookups, keep,
+                                                native ? column_form::native : column_form::text);
                 std::string unsupported = outcome.unsupported;
                 const table_info* unsupported_table = outcome.unsupported_table;
                 part_traits traits;
@@ -365,6 +397,7 @@ verdict session_capture::state::on_extended(const protocol::frame& f, byte_buffe
                     }
                 }
                 text = outcome.sql;
+                if (native && plan->sl.plan) plan->native_columns = s.returning_columns;
                 for (auto [at, n] : outcome.insertions)
                     plan->positions.insertions.emplace_back(utf8_chars(std::string_view(o.sql).substr(0, at)), n);
             }

@@ -114,6 +114,10 @@ struct ext_plan {
     table_ptr flag_table;             // uncaptured = log: a write sqltapd cannot capture ...
     std::string flag_reason;          // ... and why (a resync record when it runs)
     position_map positions;           // for the Parse's error positions
+    // A rewritten statement whose added columns are in their own types
+    // (column_form::native): the columns the client's own RETURNING yields.
+    // Bind then asks text for the added columns (see on_extended).
+    std::optional<std::size_t> native_columns;
     std::uint64_t generation = 0;     // the engine's catalog generation it was planned with
     std::string sql;                  // as the client sent it
     std::vector<std::uint32_t> parameter_types;

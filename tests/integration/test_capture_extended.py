@@ -76,6 +76,14 @@ STEPS = [
     bind("p1", "upd", ("1", "2")) + describe(b"P", "p1") + execute("p1", 1) + SYNC,
     # a row limit on a write with RETURNING: suspended, then the rest
     parse("", "UPDATE t SET a = a || '!' RETURNING id, a") + bind("", "") + execute("", 1) + execute("", 0) + SYNC,
+    # one binary format code for all: without RETURNING, with a counted list,
+    # and with a "*" (its added columns are cast to text instead)
+    parse("", "UPDATE t SET n = n + 1 WHERE id = 1") + bind("", "", (), (), (1,)) + describe(b"P", "") +
+    execute() + SYNC,
+    parse("", "UPDATE t SET n = n + 1 WHERE id = 2 RETURNING n * 2, a, (id)") + bind("", "", (), (), (1,)) +
+    describe(b"P", "") + execute() + SYNC,
+    parse("", "UPDATE t SET n = n + 1 WHERE id = 2 RETURNING *, n") + bind("", "", (), (), (1,)) +
+    describe(b"P", "") + execute() + SYNC,
     # an error inside an autocommit batch: nothing of it commits
     parse("", "INSERT INTO t (a) VALUES ('lost-1')") + bind("", "") + execute() +
     parse("", "INSERT INTO t (nosuch) VALUES (1)") + bind("", "") + execute() + SYNC,

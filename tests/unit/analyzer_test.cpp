@@ -101,6 +101,19 @@ BOOST_AUTO_TEST_CASE(statement_kinds_and_targets) {
     }
 }
 
+BOOST_AUTO_TEST_CASE(returning_columns_counted_unless_a_star) {
+    auto cols = [](const char* sql) { return analyze(sql).statements.at(0).returning_columns; };
+    constexpr auto unknown = statement::npos;
+    BOOST_TEST(cols("INSERT INTO t VALUES (1)") == 0u);
+    BOOST_TEST(cols("INSERT INTO t VALUES (1) RETURNING id") == 1u);
+    BOOST_TEST(cols("UPDATE t SET a = 1 RETURNING id, a * 2, (t.a), f(a), ROW(a, b)") == 5u);
+    BOOST_TEST(cols("DELETE FROM t RETURNING id AS x, 'k'") == 2u);
+    BOOST_TEST(cols("UPDATE t SET a = 1 RETURNING *") == unknown);
+    BOOST_TEST(cols("UPDATE t SET a = 1 RETURNING id, t.*") == unknown);
+    BOOST_TEST(cols("DELETE FROM t RETURNING (f(a)).*") == unknown);
+    BOOST_TEST(cols("INSERT INTO t VALUES (1) RETURNING s.t.*") == unknown);
+}
+
 BOOST_AUTO_TEST_CASE(names_chain_and_inner) {
     BOOST_TEST(analyze("SAVEPOINT my_sp").statements[0].name == "my_sp");
     BOOST_TEST(analyze("COMMIT PREPARED 'gid-7'").statements[0].name == "gid-7");
@@ -194,6 +207,7 @@ void same_analysis(const analysis& x, const analysis& y, const std::string& sql)
             BOOST_TEST(a.update_from == b.update_from);
             BOOST_TEST((a.returning_stars == b.returning_stars));
             BOOST_TEST(a.has_returning == b.has_returning);
+            BOOST_TEST(a.returning_columns == b.returning_columns);
             BOOST_TEST(a.modifying_cte == b.modifying_cte);
             BOOST_TEST(a.on_conflict == b.on_conflict);
             BOOST_TEST(a.chain == b.chain);
