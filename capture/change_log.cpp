@@ -342,6 +342,28 @@ bool change_log::release_ballast() {
     }
 }
 
+bool change_log::apply_whole(std::deque<request>& batch) {
+    // Appends and resolutions only, and appends only while the ballast is
+    // held (else they are refused one by one below). A purge reports its
+    // count in its own bound, so it could not be applied twice.
+    for (const auto& r : batch) {
+        if (r.kind == request::purge || r.kind == request::replay_put) return false;
+        if (r.appends() && !ballast_held_) return false;
+    }
+    const std::uint64_t first_lsn = next_lsn_;
+    try {
+        lmdb::txn w(env_.get(), 0);
+        for (auto& r : batch) apply(w.get(), r);
+        put(w.get(), meta_db_, meta_next_lsn, std::to_string(next_lsn_));
+        w.commit();  // the group's one fsync
+        return true;
+    } catch (const lmdb::error&) {
+    } catch (const std::system_error&) {
+    }
+    next_lsn_ = first_lsn;  // nothing of it was written: request by request, then
+    return false;
+}
+
 void change_log::writer_loop() {
     for (;;) {
         std::deque<request> batch;
@@ -357,39 +379,43 @@ void change_log::writer_loop() {
         std::vector<std::error_code> results(batch.size());
         std::vector<std::size_t> retry;  // not appends, refused by a full map: again with the ballast released
         const std::uint64_t first_lsn = next_lsn_;
-        try {
-            lmdb::txn w(env_.get(), 0);
-            for (std::size_t i = 0; i < batch.size(); ++i) {
-                const std::uint64_t before = next_lsn_;
-                // While the ballast is out, its room is for resolutions and
-                // purges only: appends count the map as full.
-                if (batch[i].appends() && !ballast_held_) {
-                    results[i] = make_error_code(log_errc::full);
-                    continue;
+        // Request by request (each in a nested transaction) when the group
+        // as a whole failed.
+        if (!apply_whole(batch)) {
+            try {
+                lmdb::txn w(env_.get(), 0);
+                for (std::size_t i = 0; i < batch.size(); ++i) {
+                    const std::uint64_t before = next_lsn_;
+                    // While the ballast is out, its room is for resolutions and
+                    // purges only: appends count the map as full.
+                    if (batch[i].appends() && !ballast_held_) {
+                        results[i] = make_error_code(log_errc::full);
+                        continue;
+                    }
+                    try {
+                        lmdb::txn child(env_.get(), 0, w.get());
+                        apply(child.get(), batch[i]);
+                        child.commit();
+                    } catch (const lmdb::error& e) {
+                        next_lsn_ = before;
+                        results[i] = log_error(e);
+                        if (e.code() == MDB_MAP_FULL && !batch[i].appends()) retry.push_back(i);
+                    } catch (const std::system_error& e) {
+                        next_lsn_ = before;
+                        results[i] = e.code();
+                    }
                 }
-                try {
-                    lmdb::txn child(env_.get(), 0, w.get());
-                    apply(child.get(), batch[i]);
-                    child.commit();
-                } catch (const lmdb::error& e) {
-                    next_lsn_ = before;
-                    results[i] = log_error(e);
+                put(w.get(), meta_db_, meta_next_lsn, std::to_string(next_lsn_));
+                w.commit();  // the group's one fsync
+            } catch (const lmdb::error& e) {
+                next_lsn_ = first_lsn;
+                const std::error_code ec = log_error(e);
+                retry.clear();
+                for (std::size_t i = 0; i < batch.size(); ++i) {
+                    if (results[i]) continue;
+                    results[i] = ec;
                     if (e.code() == MDB_MAP_FULL && !batch[i].appends()) retry.push_back(i);
-                } catch (const std::system_error& e) {
-                    next_lsn_ = before;
-                    results[i] = e.code();
                 }
-            }
-            put(w.get(), meta_db_, meta_next_lsn, std::to_string(next_lsn_));
-            w.commit();  // the group's one fsync
-        } catch (const lmdb::error& e) {
-            next_lsn_ = first_lsn;
-            const std::error_code ec = log_error(e);
-            retry.clear();
-            for (std::size_t i = 0; i < batch.size(); ++i) {
-                if (results[i]) continue;
-                results[i] = ec;
-                if (e.code() == MDB_MAP_FULL && !batch[i].appends()) retry.push_back(i);
             }
         }
         // Resolutions and purges the full map refused: again, in the room

@@ -152,6 +152,11 @@ private:
         return r.kind == request::barrier || (r.kind == request::append_in_doubt && opts_.sync);
     }
     void writer_loop();
+    // A group in one transaction, without a nested one per request (each
+    // copies the pages it touches): true when all of it was written. On any
+    // failure nothing was, and the caller applies it request by request, so
+    // that a failure fails only its own request.
+    bool apply_whole(std::deque<request>& batch);
     bool ensure_ballast();   // writer thread (or open)
     bool release_ballast();  // writer thread
     void apply(MDB_txn* parent, request& r);

@@ -120,6 +120,32 @@ BOOST_AUTO_TEST_CASE(aborted_entries_disappear) {
     BOOST_TEST((ec == log_errc::not_in_doubt));
 }
 
+// A group is written as one transaction; when one of its requests fails,
+// the group is written again request by request, and only that one fails.
+BOOST_AUTO_TEST_CASE(a_failing_request_in_a_group_fails_alone) {
+    temp_dir d;
+    log_options o{d.str()};
+    o.sync = false;
+    o.linger = std::chrono::milliseconds(200);  // the three gather in one group
+    auto log = change_log::open(o);
+    std::vector<std::future<std::pair<std::error_code, std::uint64_t>>> f;
+    auto submit = [&](auto call) {
+        auto p = std::make_shared<std::promise<std::pair<std::error_code, std::uint64_t>>>();
+        f.push_back(p->get_future());
+        call([p](std::error_code ec, std::uint64_t lsn) { p->set_value({ec, lsn}); });
+    };
+    submit([&](auto done) { log->append_committed(txn("1"), done); });
+    submit([&](auto done) { log->resolve(77, true, done); });  // never in doubt
+    submit([&](auto done) { log->append_committed(txn("3"), done); });
+    auto a = f[0].get(), b = f[1].get(), c = f[2].get();
+    BOOST_TEST(!a.first);
+    BOOST_TEST((b.first == log_errc::not_in_doubt));
+    BOOST_TEST(!c.first);
+    BOOST_TEST(a.second == 1u);
+    BOOST_TEST(c.second == 2u);
+    BOOST_TEST((visible(*log) == std::vector<std::uint64_t>{1, 2}));
+}
+
 BOOST_AUTO_TEST_CASE(reopen_continues_lsns_and_keeps_in_doubt) {
     temp_dir d;
     {

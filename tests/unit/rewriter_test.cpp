@@ -296,3 +296,21 @@ BOOST_AUTO_TEST_CASE(key_changing_update_around_comments) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+#include "capture/session_state.hpp"
+
+BOOST_AUTO_TEST_CASE(utf8_chars_counts_characters_not_bytes) {
+    using sqltap::capture::detail::utf8_chars;
+    BOOST_TEST(utf8_chars("") == 0u);
+    BOOST_TEST(utf8_chars("SELECT 1") == 8u);
+    BOOST_TEST(utf8_chars("SELECT 'é' AS é, '€' -- ok") == 26u);
+    std::string mixed;
+    for (int i = 0; i < 20; ++i) mixed += "a\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80";  // a é € 😀
+    BOOST_TEST(utf8_chars(mixed) == 80u);
+    for (std::size_t cut = 0; cut <= mixed.size(); ++cut) {
+        std::size_t slow = 0;
+        for (std::size_t i = 0; i < cut; ++i)
+            if ((static_cast<unsigned char>(mixed[i]) & 0xC0) != 0x80) ++slow;
+        BOOST_TEST(utf8_chars(std::string_view(mixed).substr(0, cut)) == slow);
+    }
+}
