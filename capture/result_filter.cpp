@@ -50,8 +50,11 @@ std::error_code result_filter::on_data_row(protocol::bytes body, captured_row& o
         auto v = r.nullable_value();
         out.inserted = v && (protocol::as_text(*v) == "true" || protocol::as_text(*v) == "t");
     }
-    auto xid = r.nullable_value();
-    out.xid = xid ? std::string(protocol::as_text(*xid)) : std::string();
+    out.xid.clear();
+    if (plan_.xid) {
+        auto xid = r.nullable_value();
+        if (xid) out.xid = std::string(protocol::as_text(*xid));
+    }
     auto flag = [&](bool& f) {
         auto v = r.nullable_value();
         f = v && protocol::as_text(*v) == "t";

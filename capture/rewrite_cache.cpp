@@ -18,21 +18,23 @@ bool alike(const statement& x, const statement& y) {
 }  // namespace
 
 rewrite_outcome rewrite_cache::get(std::string_view sql, const analysis& a, const sql_shape* shape,
-                                   const std::function<table_ref(const statement&)>& table_for, column_form form) {
+                                   const std::function<table_ref(const statement&)>& table_for, column_form form,
+                                   bool with_xid) {
     std::vector<table_ref> tables;
     tables.reserve(a.statements.size());
     for (const auto& s : a.statements) tables.push_back(s.targets.empty() ? nullptr : table_for(s));
     auto fresh = [&] {
         return rewrite(sql, a, [&](const statement& s) { return tables[std::size_t(&s - a.statements.data())].get(); },
-                       form);
+                       form, with_xid);
     };
     // Long texts are rewritten each time: an entry holds its text's shape
     // (about three times the text), and OLTP statements are short.
     if (!shape || shape->size != sql.size() || sql.size() > max_text) return fresh();
 
     std::string key;
-    key.reserve(shape->key.size() + 1);
+    key.reserve(shape->key.size() + 2);
     key.push_back(form == column_form::native ? 'n' : 't');
+    key.push_back(with_xid ? 'x' : '-');
     key.append(shape->key);
     if (auto* found = entries_.find(key)) {
         const entry& e = **found;

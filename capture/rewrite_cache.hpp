@@ -32,12 +32,13 @@ public:
     static constexpr std::size_t max_text = 8192;  // longer texts are not kept
     explicit rewrite_cache(std::size_t capacity = 1024) : entries_(capacity) {}
 
-    // rewrite(sql, a, …, form), where `shape` is the shape of `sql` (or null:
+    // rewrite(sql, a, …, form, with_xid), where `shape` is the shape of `sql` (or null:
     // no shape, nothing cached) and `table_for` returns the captured table a
     // statement writes (null otherwise). From the cache, the outcome's
     // `edits` are left empty.
     rewrite_outcome get(std::string_view sql, const analysis& a, const sql_shape* shape,
-                        const std::function<table_ref(const statement&)>& table_for, column_form form);
+                        const std::function<table_ref(const statement&)>& table_for, column_form form,
+                        bool with_xid = true);
 
     std::size_t hits() const noexcept { return hits_; }
     std::size_t misses() const noexcept { return misses_; }

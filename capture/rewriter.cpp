@@ -159,19 +159,20 @@ std::string column(const std::string& prefix, const std::string& name) { return 
 // What capture needs returned from a write to `t`, referred to as `ref`;
 // `qualify`: other relations are in scope (see column()).
 std::string capture_list(const table_info& t, const std::string& ref, bool qualify, bool on_conflict,
-                         capture_plan& plan, column_form form) {
+                         capture_plan& plan, column_form form, bool with_xid) {
     const std::string prefix = qualify ? ref + "." : "";
     std::string list;
     for (const auto& col : t.columns) list += (list.empty() ? "" : ", ") + as_text(column(prefix, col.name), form);
     plan.table = &t;
-    plan.added = t.columns.size() + 1;
+    plan.added = t.columns.size() + (with_xid ? 1 : 0);
+    plan.xid = with_xid;
     if (on_conflict) {
         list += ", (" + prefix + "xmax = 0)::text";
         plan.inserted_flag = true;
         ++plan.added;
     }
     // (Its text, in a simple Query's text results, is the xid8's own.)
-    list += form == column_form::native ? ", pg_current_xact_id()" : ", pg_current_xact_id()::text";
+    if (with_xid) list += form == column_form::native ? ", pg_current_xact_id()" : ", pg_current_xact_id()::text";
     if (!t.row_filter.empty()) {
         list += ", " + filter_match(t, ref);
         plan.match = true;
@@ -329,7 +330,8 @@ std::optional<std::pair<std::size_t, std::size_t>> carrier_assignment(std::strin
 }  // namespace
 
 rewrite_outcome rewrite(std::string_view sql, const analysis& a,
-                        const std::function<const table_info*(const statement&)>& table_for, column_form form) {
+                        const std::function<const table_info*(const statement&)>& table_for, column_form form,
+                        bool with_xid) {
     rewrite_outcome out;
     out.plans.resize(a.statements.size());
     out.copies.resize(a.statements.size());
@@ -374,7 +376,7 @@ rewrite_outcome rewrite(std::string_view sql, const analysis& a,
             }
             copy_expansion x;
             x.insert.kind = statement_kind::insert;
-            std::string list = capture_list(*t, real, false, false, x.insert, form);
+            std::string list = capture_list(*t, real, false, false, x.insert, form, true);
             inserts.push_back({s.location, "CREATE TEMP TABLE " + quote_ident(t->name) + " AS SELECT * FROM " + real +
                                                " WITH NO DATA;"});
             inserts.push_back({rel, staging, rel_end - rel});
@@ -469,7 +471,7 @@ rewrite_outcome rewrite(std::string_view sql, const analysis& a,
         // Names alone where the table is the only relation in scope.
         const bool qualify = s.other_relations || join;
         const std::string prefix = qualify ? ref + "." : "";
-        std::string list = capture_list(*t, ref, qualify, s.on_conflict, plan, form);
+        std::string list = capture_list(*t, ref, qualify, s.on_conflict, plan, form, with_xid);
         if (carrier) {
             // The record holds the columns the UPDATE may change; the others
             // are as in the new row. Where something else may change the row

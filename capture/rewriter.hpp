@@ -36,9 +36,10 @@ struct capture_plan {
     // old_image: the columns the record holds, in table order; the others
     // were as in the new row.
     std::vector<std::uint32_t> image_columns{};
+    bool xid = true;  // the transaction's xid is among the added columns
     // Added columns, in order: the table's columns (new row for insert/update,
     // the deleted row for delete), then the inserted flag if any, then the
-    // xid, then (match) the row filter on the row, then (old_key) the row's
+    // xid (unless the session knows it already), then (match) the row filter on the row, then (old_key) the row's
     // key before the update, then (old_row) the other columns before it, then
     // (match_old) the filter on the row before it. With old_image, the one
     // record takes the place of the old key and the other columns.
@@ -90,9 +91,11 @@ enum class column_form {
     text,    // each added column cast to text through the type's output function
     native,  // as stored: only for results that come as text (simple Query)
 };
+// `with_xid` false: the writes do not return the xid (the session learnt it
+// from an earlier write of the same transaction).
 rewrite_outcome rewrite(std::string_view sql, const analysis& a,
                         const std::function<const table_info*(const statement&)>& table_for,
-                        column_form form = column_form::text);
+                        column_form form = column_form::text, bool with_xid = true);
 
 // The end of the last token in sql[from, to): after it, only blanks and
 // comments. String literals, quoted identifiers and dollar quotes are skipped

@@ -276,7 +276,8 @@ table_ptr session_capture::state::captured_target(const table_lookups& l, const 
 
 rewrite_outcome session_capture::state::rewrite_captured(std::string_view sql, const analysis& a,
                                                          const table_lookups& l, std::vector<table_ptr>& keep,
-                                                         column_form form, const sql_shape* shape) const {
+                                                         column_form form, const sql_shape* shape,
+                                                         bool with_xid) const {
     thread_local rewrite_cache rewrites;
     return rewrites.get(sql, a, shape, [&](const statement& s) -> table_ptr {
         for (const auto& t : s.targets) {
@@ -286,7 +287,7 @@ rewrite_outcome session_capture::state::rewrite_captured(std::string_view sql, c
             }
         }
         return nullptr;
-    }, form);
+    }, form, with_xid);
 }
 
 session_capture::state::slot session_capture::state::make_slot(const statement& s, std::string_view text,

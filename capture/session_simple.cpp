@@ -292,7 +292,13 @@ verdict session_capture::state::on_query(const protocol::frame& f, byte_buffer& 
                 const table_lookups& tables = status == 'E' ? nothing : *o.lookups;
                 // A part that is the whole text has the text's shape.
                 const sql_shape* shape = b == 0 && e == a.statements.size() ? o.shape.get() : nullptr;
-                auto outcome = rewrite_captured(part_text, sub, tables, keep, column_form::native, shape);
+                // The xid, once a write of this transaction brought it, is
+                // known: a message of one statement inside the block (so
+                // nothing before it in the message ends the transaction)
+                // runs in the same transaction, and its writes need not
+                // return it again.
+                const bool with_xid = !(status == 'T' && !xid.empty() && a.statements.size() == 1);
+                auto outcome = rewrite_captured(part_text, sub, tables, keep, column_form::native, shape, with_xid);
                 std::string unsupported = outcome.unsupported;
                 const table_info* unsupported_table = outcome.unsupported_table;
 

@@ -315,7 +315,7 @@ struct session_capture::state : std::enable_shared_from_this<session_capture::st
     // through the I/O thread's rewrite_cache when `shape` (that of `sql`) is given.
     rewrite_outcome rewrite_captured(std::string_view sql, const analysis& a, const detail::table_lookups& l,
                                      std::vector<table_ptr>& keep, column_form form = column_form::text,
-                                     const sql_shape* shape = nullptr) const;
+                                     const sql_shape* shape = nullptr, bool with_xid = true) const;
     // The slot of one statement (not ours) and what it does. `ddl_changed`:
     // the tables DDL changed before it (a write to one is refused), to which
     // its own DDL targets are added.

@@ -161,6 +161,47 @@ SELECT * FROM t ORDER BY id;
         self.assertEqual(direct.stderr, proxied.stderr)
         self.assertIn("LINE 1: UPDATE t SET nosuch", proxied.stderr)
 
+    def test_later_writes_of_a_transaction_carry_its_xid(self):
+        # Once a write of the transaction brought the xid, the next statements
+        # (one per message, psql's way) do not ask the publisher for it again.
+        px = self.proxy()
+        self.pg.psql("CREATE TABLE x (id int PRIMARY KEY, v text)")
+        out = self.psql(px, """
+BEGIN;
+INSERT INTO x VALUES (1, 'a');
+INSERT INTO x VALUES (2, 'b');
+UPDATE x SET v = 'c' WHERE id = 1;
+SAVEPOINT s;
+DELETE FROM x WHERE id = 2;
+ROLLBACK TO s;
+SELECT 'xid=' || pg_current_xact_id();
+DELETE FROM x WHERE id = 2;
+COMMIT;
+INSERT INTO x VALUES (3, 'autocommit');
+BEGIN;
+UPDATE x SET v = 'd' WHERE id = 3;
+INSERT INTO x VALUES (4, 'e');
+COMMIT;
+""")
+        xid = next(line[4:] for line in out.stdout.splitlines() if line.startswith("xid="))
+        logapply.settled(px.log_dir)
+        entries = logapply.entries(px.log_dir)
+        self.assertEqual(len(entries), 3, entries)
+        self.assertEqual(entries[0]["xid"], xid)
+        self.assertEqual([(c["op"], c.get("key"), c.get("new")) for c in entries[0]["changes"]], [
+            ("insert", None, {"id": "1", "v": "a"}),
+            ("insert", None, {"id": "2", "v": "b"}),
+            ("update", {"id": "1"}, {"id": "1", "v": "c"}),
+            ("delete", {"id": "2"}, None)])
+        self.assertEqual(len({e["xid"] for e in entries}), 3)
+        for e in entries:
+            self.assertTrue(e["xid"].isdigit() and e["xid"] != "0", e)
+        self.assertEqual([len(e["changes"]) for e in entries], [4, 1, 2])
+        copy = self.copy_db("replica")
+        self.pg.psql("CREATE TABLE x (id int PRIMARY KEY, v text)", dbname="replica")
+        logapply.apply(copy, entries)
+        self.assertEqual(logapply.rows(self.pg.dsn(), "x"), logapply.rows(copy, "x"))
+
     def test_function_writes_are_rejected_by_default(self):
         px = self.proxy()
         self.psql(px, self.T_AND_WRITER + """

@@ -134,6 +134,21 @@ BOOST_AUTO_TEST_CASE(on_conflict_update_and_delete) {
     BOOST_TEST(dc.new_row.empty());
 }
 
+BOOST_AUTO_TEST_CASE(rows_without_the_xid) {
+    auto t = table_t();
+    capture_plan plan{statement_kind::update, &t, 2, false, true};
+    plan.xid = false;
+    result_filter f(plan);
+    pw::byte_buffer to_client;
+    captured_row row;
+    BOOST_TEST(!f.on_data_row(body(data_row({"client", "4", "y"})), row, to_client));
+    BOOST_TEST(row.xid.empty());
+    BOOST_TEST(row.row.size() == 2u);
+    BOOST_TEST((row.row[0] == value("4")));
+    BOOST_TEST((row.row[1] == value("y")));
+    BOOST_TEST((to_client == data_row({"client"})));
+}
+
 BOOST_AUTO_TEST_CASE(short_or_broken_rows_are_errors) {
     auto t = table_t();
     capture_plan plan{statement_kind::insert, &t, 3, false, true};

@@ -120,6 +120,13 @@ BOOST_AUTO_TEST_CASE(columns_are_qualified_where_other_relations_are_in_scope) {
     auto t = table_t();
     auto n = rewrite("DELETE FROM t WHERE id = 1", a, [&](const statement&) { return &t; }, column_form::native);
     BOOST_TEST(n.sql == "DELETE FROM t WHERE id = 1 RETURNING \"id\", \"a\", pg_current_xact_id()", n.sql);
+    // Once the session knows the transaction's xid, writes need not return it.
+    auto w = rewrite("DELETE FROM t WHERE id = 1", a, [&](const statement&) { return &t; }, column_form::native, false);
+    BOOST_TEST(w.sql == "DELETE FROM t WHERE id = 1 RETURNING \"id\", \"a\"", w.sql);
+    BOOST_REQUIRE(w.plans[0]);
+    BOOST_TEST(!w.plans[0]->xid);
+    BOOST_TEST(w.plans[0]->added == 2u);
+    BOOST_TEST(n.plans[0]->added == 3u);
 }
 
 BOOST_AUTO_TEST_CASE(rewritten_text_parses) {
