@@ -56,6 +56,9 @@ struct table_name {
     bool operator==(const table_name&) const = default;
 };
 
+// What analyze() found of one statement. rewrite() reads some of these
+// fields; rewrite_cache.cpp's alike() must compare every field it reads, or
+// the cache would reuse a rewrite made for a statement that differs there.
 struct statement {
     statement_kind kind = statement_kind::empty;
     std::size_t location = 0, length = 0;  // byte range of the statement in the text

@@ -57,19 +57,7 @@ rewrite_outcome rewrite_cache::get(std::string_view sql, const analysis& a, cons
                 out.copies = e.outcome.copies;
                 out.unsupported = e.outcome.unsupported;
                 out.unsupported_table = e.outcome.unsupported_table;
-                std::size_t added = 0;
-                for (const auto& ed : e.outcome.edits) added += ed.text.size();
-                out.sql.reserve(sql.size() + added);
-                out.insertions.reserve(at.size());
-                std::size_t from = 0, k = 0;
-                for (auto it = e.outcome.edits.rbegin(); it != e.outcome.edits.rend(); ++it, ++k) {
-                    out.sql.append(sql.substr(from, at[k].first - from));
-                    out.sql.append(it->text);
-                    from = at[k].first + at[k].second;
-                    out.insertions.emplace_back(at[k].first,
-                                                it->text.size() > at[k].second ? it->text.size() - at[k].second : 0);
-                }
-                out.sql.append(sql.substr(from));
+                apply_edits(sql, e.outcome.edits, at, out);
                 return out;
             }
         }

@@ -562,23 +562,32 @@ rewrite_outcome rewrite(std::string_view sql, const analysis& a,
     return out;
 }
 
-void apply_edits(std::string_view sql, rewrite_outcome& out) {
+void apply_edits(std::string_view sql, const std::vector<rewrite_edit>& edits,
+                 std::span<const std::pair<std::size_t, std::size_t>> places, rewrite_outcome& out) {
     std::size_t added = 0;
-    for (const auto& e : out.edits) added += e.text.size();
+    for (const auto& e : edits) added += e.text.size();
     out.sql.clear();
     out.sql.reserve(sql.size() + added);
+    out.insertions.clear();
+    out.insertions.reserve(places.size());
     // Front to back: the edits are stored back to front.
-    std::size_t from = 0;
-    for (auto it = out.edits.rbegin(); it != out.edits.rend(); ++it) {
-        out.sql.append(sql.substr(from, it->at - from));
+    std::size_t from = 0, k = 0;
+    for (auto it = edits.rbegin(); it != edits.rend() && k < places.size(); ++it, ++k) {
+        const auto [at, replaces] = places[k];
+        out.sql.append(sql.substr(from, at - from));
         out.sql.append(it->text);
-        from = it->at + it->replaces;
+        from = at + replaces;
+        // Error positions: a replacement counts as the bytes it adds.
+        out.insertions.emplace_back(at, it->text.size() > replaces ? it->text.size() - replaces : 0);
     }
     out.sql.append(sql.substr(from));
-    // Error positions: a replacement counts as the bytes it adds.
-    out.insertions.clear();
-    for (auto it = out.edits.rbegin(); it != out.edits.rend(); ++it)
-        out.insertions.emplace_back(it->at, it->text.size() > it->replaces ? it->text.size() - it->replaces : 0);
+}
+
+void apply_edits(std::string_view sql, rewrite_outcome& out) {
+    std::vector<std::pair<std::size_t, std::size_t>> places;
+    places.reserve(out.edits.size());
+    for (auto it = out.edits.rbegin(); it != out.edits.rend(); ++it) places.emplace_back(it->at, it->replaces);
+    apply_edits(sql, out.edits, places, out);
 }
 
 }  // namespace sqltap::capture

@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -84,6 +85,11 @@ struct rewrite_outcome {
 
 // Makes out.sql and out.insertions from the client's text and out.edits.
 void apply_edits(std::string_view sql, rewrite_outcome& out);
+// The same with `edits` (stored back to front) at `places` in `sql` (front to
+// back: offset, bytes replaced): the rewrite cache's edits in another text of
+// the same shape.
+void apply_edits(std::string_view sql, const std::vector<rewrite_edit>& edits,
+                 std::span<const std::pair<std::size_t, std::size_t>> places, rewrite_outcome& out);
 
 // `table_for` returns the catalog entry when a statement writes a captured
 // table (nullptr otherwise).
