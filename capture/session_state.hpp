@@ -5,6 +5,7 @@
 // statement sqltapd injected) waits in `pending` until its ReadyForQuery.
 #include <cstdint>
 #include <deque>
+#include <list>
 #include <map>
 #include <memory>
 #include <optional>
@@ -137,7 +138,9 @@ struct request {
     std::size_t cur = 0;
     bool extended = false;    // an extended-protocol batch (or FunctionCall) up to its ReadyForQuery
     bool synced = false;      // extended: its Sync (or FunctionCall) has been sent
-    std::deque<ext_item> items;
+    // (A list: a deque allocates on construction, and most requests, a
+    // simple Query's, never hold an item.)
+    std::list<ext_item> items;
     std::uint64_t next_seq = 1, answered = 0;  // extended: items pushed / answered or dropped
     char txn = 0;             // extended: the transaction as the batch goes: I, T (client block), W (sqltapd's block)
     bool swallow_z = false;   // extended: the ReadyForQuery is sqltapd's
