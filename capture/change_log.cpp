@@ -364,6 +364,46 @@ bool change_log::apply_whole(std::deque<request>& batch) {
     return false;
 }
 
+void change_log::apply_each(std::deque<request>& batch, std::vector<std::error_code>& results,
+                            std::vector<std::size_t>& retry) {
+    const std::uint64_t first_lsn = next_lsn_;
+    try {
+        lmdb::txn w(env_.get(), 0);
+        for (std::size_t i = 0; i < batch.size(); ++i) {
+            const std::uint64_t before = next_lsn_;
+            // While the ballast is out, its room is for resolutions and
+            // purges only: appends count the map as full.
+            if (batch[i].appends() && !ballast_held_) {
+                results[i] = make_error_code(log_errc::full);
+                continue;
+            }
+            try {
+                lmdb::txn child(env_.get(), 0, w.get());
+                apply(child.get(), batch[i]);
+                child.commit();
+            } catch (const lmdb::error& e) {
+                next_lsn_ = before;
+                results[i] = log_error(e);
+                if (e.code() == MDB_MAP_FULL && !batch[i].appends()) retry.push_back(i);
+            } catch (const std::system_error& e) {
+                next_lsn_ = before;
+                results[i] = e.code();
+            }
+        }
+        put(w.get(), meta_db_, meta_next_lsn, std::to_string(next_lsn_));
+        w.commit();  // the group's one fsync
+    } catch (const lmdb::error& e) {
+        next_lsn_ = first_lsn;
+        const std::error_code ec = log_error(e);
+        retry.clear();
+        for (std::size_t i = 0; i < batch.size(); ++i) {
+            if (results[i]) continue;
+            results[i] = ec;
+            if (e.code() == MDB_MAP_FULL && !batch[i].appends()) retry.push_back(i);
+        }
+    }
+}
+
 void change_log::writer_loop() {
     for (;;) {
         std::deque<request> batch;
@@ -378,46 +418,7 @@ void change_log::writer_loop() {
         }
         std::vector<std::error_code> results(batch.size());
         std::vector<std::size_t> retry;  // not appends, refused by a full map: again with the ballast released
-        const std::uint64_t first_lsn = next_lsn_;
-        // Request by request (each in a nested transaction) when the group
-        // as a whole failed.
-        if (!apply_whole(batch)) {
-            try {
-                lmdb::txn w(env_.get(), 0);
-                for (std::size_t i = 0; i < batch.size(); ++i) {
-                    const std::uint64_t before = next_lsn_;
-                    // While the ballast is out, its room is for resolutions and
-                    // purges only: appends count the map as full.
-                    if (batch[i].appends() && !ballast_held_) {
-                        results[i] = make_error_code(log_errc::full);
-                        continue;
-                    }
-                    try {
-                        lmdb::txn child(env_.get(), 0, w.get());
-                        apply(child.get(), batch[i]);
-                        child.commit();
-                    } catch (const lmdb::error& e) {
-                        next_lsn_ = before;
-                        results[i] = log_error(e);
-                        if (e.code() == MDB_MAP_FULL && !batch[i].appends()) retry.push_back(i);
-                    } catch (const std::system_error& e) {
-                        next_lsn_ = before;
-                        results[i] = e.code();
-                    }
-                }
-                put(w.get(), meta_db_, meta_next_lsn, std::to_string(next_lsn_));
-                w.commit();  // the group's one fsync
-            } catch (const lmdb::error& e) {
-                next_lsn_ = first_lsn;
-                const std::error_code ec = log_error(e);
-                retry.clear();
-                for (std::size_t i = 0; i < batch.size(); ++i) {
-                    if (results[i]) continue;
-                    results[i] = ec;
-                    if (e.code() == MDB_MAP_FULL && !batch[i].appends()) retry.push_back(i);
-                }
-            }
-        }
+        if (!apply_whole(batch)) apply_each(batch, results, retry);
         // Resolutions and purges the full map refused: again, in the room
         // the ballast held back. Appends stay refused until it is back.
         if (!retry.empty() && release_ballast()) {

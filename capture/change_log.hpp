@@ -11,8 +11,9 @@
 //
 // Writes go through one writer thread fed by a bounded queue. The writer takes
 // every request queued at that moment into one LMDB write transaction (group
-// commit: one fsync for all), each in a nested transaction so that one failing
-// request (a full map, say) fails alone. Completions run on the writer thread.
+// commit: one fsync for all). Should a request fail (a full map, say), the group
+// is written again with each request in a nested transaction, so that it fails
+// alone. Completions run on the writer thread.
 // Requests no session waits for (committed appends of async durability,
 // resolutions, and in-doubt appends when `sync` is off) may wait up to
 // `linger` for company, so that a steady stream of them costs one commit per
@@ -157,6 +158,11 @@ private:
     // failure nothing was, and the caller applies it request by request, so
     // that a failure fails only its own request.
     bool apply_whole(std::deque<request>& batch);
+    // The group request by request, each in a nested transaction: a request
+    // that fails gets its error in `results` (and, refused by a full map and
+    // not an append, its index in `retry`); the others are written.
+    void apply_each(std::deque<request>& batch, std::vector<std::error_code>& results,
+                    std::vector<std::size_t>& retry);
     bool ensure_ballast();   // writer thread (or open)
     bool release_ballast();  // writer thread
     void apply(MDB_txn* parent, request& r);

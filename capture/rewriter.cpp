@@ -134,9 +134,9 @@ std::size_t last_token_end(std::string_view sql, std::size_t from, std::size_t t
 
 namespace {
 
-// A value as an added column. Every added column is of type text, so a
-// client that asks for binary results still gets them as plain text bytes.
-// format('%s') calls the type's output function (a ::text cast would not:
+// A value as an added column. In the text form every added column is of type
+// text, so a client that asks for binary results still gets them as plain
+// text bytes (the native form leaves them as they are). format('%s') calls the type's output function (a ::text cast would not:
 // bool, inet, bpchar differ); num_nulls keeps NULL distinct from '' (IS NULL
 // would misjudge a composite whose fields are all NULL).
 std::string as_text(const std::string& expr, column_form form) {

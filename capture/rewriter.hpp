@@ -40,9 +40,10 @@ struct capture_plan {
     bool xid = true;  // the transaction's xid is among the added columns
     // Added columns, in order: the table's columns (new row for insert/update,
     // the deleted row for delete), then the inserted flag if any, then the
-    // xid (unless the session knows it already), then (match) the row filter on the row, then (old_key) the row's
-    // key before the update, then (old_row) the other columns before it, then
-    // (match_old) the filter on the row before it. With old_image, the one
+    // xid (unless the session knows it already, see `xid`), then (match) the
+    // row filter on the row, then (old_key) the row's key before the update,
+    // then (old_row) the other columns before it, then (match_old) the filter
+    // on the row before it. With old_image, the one
     // record takes the place of the old key and the other columns.
 };
 
@@ -95,7 +96,8 @@ void apply_edits(std::string_view sql, const std::vector<rewrite_edit>& edits,
 // table (nullptr otherwise).
 enum class column_form {
     text,    // each added column cast to text through the type's output function
-    native,  // as stored: only for results that come as text (simple Query)
+    native,  // as stored: only for results that come as text (a simple Query,
+             // or a Bind that asks text for the added columns)
 };
 // `with_xid` false: the writes do not return the xid (the session learnt it
 // from an earlier write of the same transaction).

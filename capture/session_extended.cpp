@@ -273,21 +273,17 @@ verdict session_capture::state::on_extended(const protocol::frame& f, byte_buffe
                 portals[std::string(m.portal)] = plan;
                 auto r = batch(pending);
                 if (plan->sl.plan) {
-                    const std::size_t added = plan->sl.plan->added;
-                    bool edit = false;
-                    if (m.result_formats.size() > 1) {
-                        // Per-column formats: the added columns are text.
-                        m.result_formats.insert(m.result_formats.end(), added, 0);
-                        edit = true;
-                    } else if (plan->native_columns && m.result_formats.size() == 1 && m.result_formats[0] != 0) {
-                        // One format for all: the client's columns keep it,
-                        // the added ones (in their own types) come as text.
-                        const std::int16_t f0 = m.result_formats[0];
-                        m.result_formats.assign(*plan->native_columns, f0);
-                        m.result_formats.insert(m.result_formats.end(), added, 0);
-                        edit = true;
+                    bool per_column = m.result_formats.size() > 1;
+                    if (!per_column && plan->native_columns && m.result_formats.size() == 1 &&
+                        m.result_formats[0] != 0) {
+                        // One binary format for all: the client's columns keep
+                        // it, the added ones (in their own types) must not.
+                        m.result_formats.assign(*plan->native_columns, m.result_formats[0]);
+                        per_column = true;
                     }
-                    if (edit) {
+                    if (per_column) {
+                        // Per-column formats: the added columns are text.
+                        m.result_formats.insert(m.result_formats.end(), plan->sl.plan->added, 0);
                         protocol::build_bind(out, m);
                         expect(*r, 'B');
                         return verdict::replace;
