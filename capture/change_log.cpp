@@ -131,7 +131,9 @@ std::unique_ptr<change_log> change_log::open(const log_options& opts) {
     if (!opts.read_only) lmdb::check(mdb_env_set_mapsize(e, opts.map_size), "mdb_env_set_mapsize");
     unsigned flags = MDB_NOTLS;
     if (opts.read_only) flags |= MDB_RDONLY;
-    else if (!opts.sync) flags |= MDB_NOMETASYNC;
+    // Without sync, and with the journal (whose checkpoints flush the meta
+    // page themselves), one flush per commit: the data pages.
+    else if (!opts.sync || opts.journal) flags |= MDB_NOMETASYNC;
     int rc = mdb_env_open(e, dir.c_str(), flags, 0600);
     if (rc != MDB_SUCCESS) throw lmdb::error(rc, "cannot open the change log in " + dir);
 
@@ -180,6 +182,7 @@ std::unique_ptr<change_log> change_log::open(const log_options& opts) {
         t.commit();
     }
     if (!opts.read_only) {
+        if (opts.journal) log->recover_journal();
         log->ballast_bytes_ = std::clamp<std::size_t>(opts.map_size / 16, 32 * ballast_piece, 512 * ballast_piece);
         log->ensure_ballast();
         log->writer_ = std::thread([l = log.get()] { l->writer_loop(); });
@@ -202,6 +205,11 @@ void change_log::submit(request r) {
         if (opts_.read_only || stopping_) {
             lock.unlock();
             r.done(log_errc::closed, 0);
+            return;
+        }
+        if (broken_) {
+            lock.unlock();
+            r.done(log_errc::write_failed, 0);
             return;
         }
         if (queue_.size() >= opts_.max_queue) {
@@ -248,6 +256,7 @@ void change_log::put_replay(std::string key, std::string value, done_fn done) {
 void change_log::purge(std::uint64_t below, std::size_t limit, done_fn done) {
     request r = request::make(request::purge, {}, below, std::move(done));
     r.limit = limit;
+    r.bound = below;
     submit(std::move(r));
 }
 
@@ -257,12 +266,15 @@ void change_log::apply(MDB_txn* t, request& r) {
         case request::append_committed: {
             r.lsn = next_lsn_;
             std::string key = lsn_key(r.lsn);
-            put(t, log_db_, key, encode(r.txn), MDB_APPEND);
+            if (r.value.empty()) r.value = encode(r.txn);  // kept for the journal
+            put(t, log_db_, key, r.value, MDB_APPEND);
             // The in-doubt mark: xid, database and (later versions) when the xid was seen.
-            if (r.kind == request::append_in_doubt)
-                put(t, in_doubt_db_, key,
-                    r.txn.xid + '\0' + r.txn.database +
-                        (r.xid_seen_us ? '\0' + std::to_string(r.xid_seen_us) : std::string()));
+            if (r.kind == request::append_in_doubt) {
+                if (r.key.empty())
+                    r.key = r.txn.xid + '\0' + r.txn.database +
+                            (r.xid_seen_us ? '\0' + std::to_string(r.xid_seen_us) : std::string());
+                put(t, in_doubt_db_, key, r.key);
+            }
             ++next_lsn_;
             break;
         }
@@ -281,7 +293,7 @@ void change_log::apply(MDB_txn* t, request& r) {
         case request::purge: {
             // The visible end by the writer's own next LSN: this group's
             // appends are not in the meta yet.
-            const std::uint64_t end = std::min(r.lsn, lowest_in_doubt(t, in_doubt_db_).value_or(next_lsn_));
+            const std::uint64_t end = std::min(r.bound, lowest_in_doubt(t, in_doubt_db_).value_or(next_lsn_));
             std::uint64_t n = 0;
             std::uint64_t first_kept = end;  // the first record kept, or the end when none is
             {
@@ -308,7 +320,7 @@ void change_log::apply(MDB_txn* t, request& r) {
 
 bool change_log::ensure_ballast() {
     try {
-        lmdb::txn t(env_.get(), 0);
+        lmdb::txn t(env_.get(), 0, open_ ? open_->get() : nullptr);
         // Small values in leaf pages, not one large value: overflow pages
         // must be contiguous, which a purged, fragmented map may not offer.
         if (!get(t.get(), meta_db_, ballast_key(0))) {
@@ -326,7 +338,7 @@ bool change_log::ensure_ballast() {
 
 bool change_log::release_ballast() {
     try {
-        lmdb::txn t(env_.get(), 0);
+        lmdb::txn t(env_.get(), 0, open_ ? open_->get() : nullptr);
         if (!get(t.get(), meta_db_, ballast_key(0))) return false;
         for (std::size_t i = 0; i < ballast_bytes_ / ballast_piece; ++i) {
             std::string key = ballast_key(i);
@@ -352,10 +364,10 @@ bool change_log::apply_whole(std::deque<request>& batch) {
     }
     const std::uint64_t first_lsn = next_lsn_;
     try {
-        lmdb::txn w(env_.get(), 0);
+        lmdb::txn w(env_.get(), 0, base());
         for (auto& r : batch) apply(w.get(), r);
         put(w.get(), meta_db_, meta_next_lsn, std::to_string(next_lsn_));
-        w.commit();  // the group's one fsync
+        w.commit();  // the group's one fsync (into the open transaction with the journal)
         return true;
     } catch (const lmdb::error&) {
     } catch (const std::system_error&) {
@@ -368,7 +380,7 @@ void change_log::apply_each(std::deque<request>& batch, std::vector<std::error_c
                             std::vector<std::size_t>& retry) {
     const std::uint64_t first_lsn = next_lsn_;
     try {
-        lmdb::txn w(env_.get(), 0);
+        lmdb::txn w(env_.get(), 0, base());
         for (std::size_t i = 0; i < batch.size(); ++i) {
             const std::uint64_t before = next_lsn_;
             // While the ballast is out, its room is for resolutions and
@@ -391,7 +403,7 @@ void change_log::apply_each(std::deque<request>& batch, std::vector<std::error_c
             }
         }
         put(w.get(), meta_db_, meta_next_lsn, std::to_string(next_lsn_));
-        w.commit();  // the group's one fsync
+        w.commit();  // the group's one fsync (into the open transaction with the journal)
     } catch (const lmdb::error& e) {
         next_lsn_ = first_lsn;
         const std::error_code ec = log_error(e);
@@ -404,54 +416,241 @@ void change_log::apply_each(std::deque<request>& batch, std::vector<std::error_c
     }
 }
 
+void change_log::seal(std::deque<request>& batch, std::vector<std::error_code>& results, std::uint64_t first_lsn) {
+    if (!journal_ || next_lsn_ == first_lsn) return;
+    std::vector<journal::entry> sealed;
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+        const request& r = batch[i];
+        if (!r.appends() || results[i]) continue;
+        const auto k = r.kind == request::append_in_doubt ? journal::kind::in_doubt : journal::kind::committed;
+        journal_->add(r.lsn, k, r.key, r.value);
+        sealed.push_back({r.lsn, k, r.key, r.value});
+    }
+    try {
+        journal_->write();
+        for (auto& e : sealed) cycle_.push_back(std::move(e));
+        return;
+    } catch (const std::system_error&) {
+    }
+    // Not in the journal, so not acknowledged: out of the open transaction too.
+    try {
+        lmdb::txn w(env_.get(), 0, base());
+        for (std::uint64_t lsn = first_lsn; lsn < next_lsn_; ++lsn) {
+            std::string key = lsn_key(lsn);
+            MDB_val k = lmdb::val(key);
+            for (MDB_dbi db : {log_db_, in_doubt_db_}) {
+                int rc = mdb_del(w.get(), db, &k, nullptr);
+                if (rc != MDB_NOTFOUND) lmdb::check(rc, "mdb_del");
+            }
+        }
+        put(w.get(), meta_db_, meta_next_lsn, std::to_string(first_lsn));
+        w.commit();
+        next_lsn_ = first_lsn;
+    } catch (const lmdb::error&) {
+        // They stay in the open transaction, in doubt until recovery asks
+        // the publisher (their COMMIT never went); LSNs go on after them.
+    }
+    for (std::size_t i = 0; i < batch.size(); ++i)
+        if (batch[i].appends() && !results[i]) results[i] = make_error_code(log_errc::write_failed);
+}
+
+MDB_txn* change_log::base() {
+    if (!journal_) return nullptr;
+    if (!open_) open_.emplace(env_.get(), 0);
+    return open_->get();
+}
+
+void change_log::checkpoint() {
+    std::error_code failed;
+    if (open_) {
+        try {
+            open_->commit();  // data pages, one flush; the meta page written
+            open_.reset();
+            lmdb::check(mdb_env_sync(env_.get(), 1), "mdb_env_sync");  // the meta page too
+        } catch (const lmdb::error& e) {
+            open_.reset();
+            // No room for the commit itself: everything it held again, in
+            // the room the ballast kept.
+            if (!(e.code() == MDB_MAP_FULL && rewrite_cycle())) failed = log_error(e);
+        }
+        if (failed) {
+            broken_ = true;
+            if (opts_.warn)
+                opts_.warn("the change log cannot be written any more (" + failed.message() +
+                           "); what was acknowledged is in " + opts_.dir +
+                           "/journal and goes back into the log when it is opened again");
+        } else {
+            journal_->restart();  // all it held is in the log for good
+            cycle_.clear();
+        }
+    }
+    { std::lock_guard vl(visible_mu_); }
+    visible_cv_.notify_all();
+    std::vector<request> waiting;
+    waiting.swap(unsettled_);
+    for (auto& r : waiting) {
+        std::error_code ec = failed ? failed : r.error;
+        if (r.done) r.done(ec, ec ? 0 : r.lsn);
+    }
+}
+
+bool change_log::rewrite_cycle() {
+    release_ballast();
+    try {
+        lmdb::txn w(env_.get(), 0);
+        for (const auto& e : cycle_) {
+            std::string key = lsn_key(e.lsn);
+            put(w.get(), log_db_, key, e.record, MDB_APPEND);
+            if (e.k == journal::kind::in_doubt) put(w.get(), in_doubt_db_, key, e.mark);
+        }
+        // The other requests in their order, each alone.
+        for (auto& r : unsettled_) {
+            try {
+                lmdb::txn child(env_.get(), 0, w.get());
+                apply(child.get(), r);
+                child.commit();
+            } catch (const lmdb::error& e) {
+                r.error = log_error(e);
+            } catch (const std::system_error& e) {
+                r.error = e.code();
+            }
+        }
+        put(w.get(), meta_db_, meta_next_lsn, std::to_string(next_lsn_));
+        w.commit();
+        lmdb::check(mdb_env_sync(env_.get(), 1), "mdb_env_sync");
+        return true;
+    } catch (const lmdb::error&) {
+        return false;
+    }
+}
+
+void change_log::recover_journal() {
+    journal_ = std::make_unique<journal>(opts_.dir);
+    std::vector<const journal::entry*> back;  // what the log lacks
+    for (const auto& e : journal_->found())
+        if (e.lsn >= next_lsn_) back.push_back(&e);
+    if (!back.empty()) {
+        if (back.front()->lsn != next_lsn_)
+            throw std::runtime_error(opts_.dir + "/journal does not continue the change log: its records start at LSN " +
+                                     std::to_string(back.front()->lsn) + ", the log's next LSN is " +
+                                     std::to_string(next_lsn_));
+        lmdb::txn t(env_.get(), 0);
+        for (const auto* e : back) {
+            std::string key = lsn_key(e->lsn);
+            put(t.get(), log_db_, key, e->record, MDB_APPEND);
+            // In doubt again: recovery asks the publisher. A committed
+            // append was committed there already.
+            if (e->k == journal::kind::in_doubt) put(t.get(), in_doubt_db_, key, e->mark);
+        }
+        next_lsn_ = back.back()->lsn + 1;
+        put(t.get(), meta_db_, meta_next_lsn, std::to_string(next_lsn_));
+        t.commit();
+        lmdb::check(mdb_env_sync(env_.get(), 1), "mdb_env_sync");
+        recovered_ = back.size();
+    }
+    journal_->forget_found();
+}
+
+void change_log::journaled_wait(std::unique_lock<std::mutex>& lock) {
+    cv_.wait(lock, [&] { return stopping_ || !queue_.empty() || open_ || !unsettled_.empty(); });
+    if (!open_ && unsettled_.empty()) checkpoint_due_ = std::chrono::steady_clock::now() + opts_.linger;  // the first work since the last one
+    // Until the checkpoint is due, only a request someone waits for is worth waking for.
+    if (!stopping_ && urgent_ == 0)
+        cv_.wait_until(lock, checkpoint_due_, [&] { return stopping_ || urgent_ > 0; });
+}
+
+// One group: written, then acknowledged (with the journal, what is not an
+// append waits in unsettled_ for the checkpoint). True when it holds a barrier.
+bool change_log::write_group(std::deque<request>& batch) {
+    std::vector<std::error_code> results(batch.size());
+    std::vector<std::size_t> retry;  // not appends, refused by a full map: again with the ballast released
+    const std::uint64_t first_lsn = next_lsn_;
+    if (!apply_whole(batch)) apply_each(batch, results, retry);
+    seal(batch, results, first_lsn);
+    // Resolutions and purges the full map refused: again, in the room
+    // the ballast held back (released in a transaction of its own, after
+    // what is open). Appends stay refused until it is back.
+    if (!retry.empty() && open_) checkpoint();
+    if (!retry.empty() && release_ballast()) {
+        try {
+            lmdb::txn w2(env_.get(), 0, base());
+            std::vector<std::size_t> done;
+            for (std::size_t i : retry) {
+                try {
+                    lmdb::txn child(env_.get(), 0, w2.get());
+                    apply(child.get(), batch[i]);
+                    child.commit();
+                    done.push_back(i);
+                } catch (const lmdb::error&) {
+                }
+            }
+            w2.commit();
+            for (std::size_t i : done) results[i].clear();
+        } catch (const lmdb::error&) {
+        }
+    }
+    if (!journal_) {
+        { std::lock_guard vl(visible_mu_); }
+        visible_cv_.notify_all();
+    }
+    bool purged = false, refused_full = false;
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+        purged = purged || (batch[i].kind == request::purge && !results[i] && batch[i].lsn > 0);
+        refused_full = refused_full || (batch[i].appends() && results[i] == log_errc::full);
+    }
+    if (purged && !ballast_held_) ensure_ballast();
+    // With the journal, a full map found by an append keeps the room left
+    // for resolutions and purges at once (without it, that happens when one
+    // of them meets the full map): appends are refused until purges make
+    // room, as they are without the journal.
+    if (refused_full && journal_ && ballast_held_) {
+        if (open_) checkpoint();
+        release_ballast();
+    }
+    if (refused_full)
+        last_full_.store(std::chrono::steady_clock::now().time_since_epoch().count(), std::memory_order_relaxed);
+    bool barrier = false;
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+        // With the journal, appends are durable now; the rest once the
+        // open transaction is committed.
+        if (journal_ && !results[i] && !batch[i].appends()) {
+            barrier = barrier || batch[i].kind == request::barrier;
+            unsettled_.push_back(std::move(batch[i]));
+            if (!open_) checkpoint_due_ = std::chrono::steady_clock::now();  // committed already
+        } else if (batch[i].done) {
+            batch[i].done(results[i], results[i] ? 0 : batch[i].lsn);
+        }
+    }
+    return barrier;
+}
+
 void change_log::writer_loop() {
     for (;;) {
         std::deque<request> batch;
+        bool stop = false;
         {
             std::unique_lock lock(mu_);
-            cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-            if (queue_.empty() && stopping_) break;
-            if (opts_.linger.count() > 0 && urgent_ == 0)
-                cv_.wait_for(lock, opts_.linger, [&] { return stopping_ || urgent_ > 0; });
+            if (journal_) {
+                journaled_wait(lock);
+            } else {
+                cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+                if (opts_.linger.count() > 0 && urgent_ == 0 && !stopping_)
+                    cv_.wait_for(lock, opts_.linger, [&] { return stopping_ || urgent_ > 0; });
+            }
+            if (queue_.empty() && stopping_ && !open_ && unsettled_.empty()) break;
             batch.swap(queue_);
             urgent_ = 0;
+            stop = stopping_;
         }
-        std::vector<std::error_code> results(batch.size());
-        std::vector<std::size_t> retry;  // not appends, refused by a full map: again with the ballast released
-        if (!apply_whole(batch)) apply_each(batch, results, retry);
-        // Resolutions and purges the full map refused: again, in the room
-        // the ballast held back. Appends stay refused until it is back.
-        if (!retry.empty() && release_ballast()) {
-            try {
-                lmdb::txn w2(env_.get(), 0);
-                std::vector<std::size_t> done;
-                for (std::size_t i : retry) {
-                    try {
-                        lmdb::txn child(env_.get(), 0, w2.get());
-                        apply(child.get(), batch[i]);
-                        child.commit();
-                        done.push_back(i);
-                    } catch (const lmdb::error&) {
-                    }
-                }
-                w2.commit();
-                for (std::size_t i : done) results[i].clear();
-            } catch (const lmdb::error&) {
-            }
+        if (broken_) {
+            for (auto& r : batch)
+                if (r.done) r.done(log_errc::write_failed, 0);
+            continue;
         }
-        { std::lock_guard vl(visible_mu_); }
-        visible_cv_.notify_all();
-        bool purged = false, refused_full = false;
-        for (std::size_t i = 0; i < batch.size(); ++i) {
-            purged = purged || (batch[i].kind == request::purge && !results[i] && batch[i].lsn > 0);
-            refused_full = refused_full || (batch[i].appends() && results[i] == log_errc::full);
-        }
-        if (purged && !ballast_held_) ensure_ballast();
-        if (refused_full)
-            last_full_.store(std::chrono::steady_clock::now().time_since_epoch().count(), std::memory_order_relaxed);
-        for (std::size_t i = 0; i < batch.size(); ++i) {
-            if (batch[i].done) batch[i].done(results[i], results[i] ? 0 : batch[i].lsn);
-        }
+        const bool barrier = !batch.empty() && write_group(batch);
+        if ((open_ || !unsettled_.empty()) &&
+            (stop || barrier || std::chrono::steady_clock::now() >= checkpoint_due_))
+            checkpoint();
     }
     // Whatever arrived after the stop is refused, never silently dropped.
     std::deque<request> rest;
@@ -552,13 +751,26 @@ std::vector<in_doubt_entry> change_log::in_doubt() const {
 
 log_stats change_log::stats() const {
     log_stats s;
+    // The journal before the log: a checkpoint in between moves its records
+    // into the snapshot below, never out of both.
+    const auto journaled = journal::peek(opts_.dir);
     lmdb::txn t(env_.get(), MDB_RDONLY);
     std::uint64_t end = visible_end_in(t.get(), in_doubt_db_, meta_db_);
     MDB_stat st{};
     lmdb::check(mdb_stat(t.get(), in_doubt_db_, &st), "mdb_stat");
     s.in_doubt = st.ms_entries;
+    if (!journaled.empty()) {
+        std::uint64_t next = 1;
+        if (auto v = get(t.get(), meta_db_, meta_next_lsn)) next = parse_u64(*v);
+        lmdb::cursor c(t.get(), log_db_);
+        MDB_val k{}, v{};
+        if (c.get(k, v, MDB_LAST)) next = std::max(next, lsn_from_key(lmdb::view(k)) + 1);
+        s.in_journal = std::uint64_t(std::count_if(journaled.begin(), journaled.end(),
+                                                   [next](std::uint64_t lsn) { return lsn >= next; }));
+        s.in_doubt += s.in_journal;
+    }
     lmdb::check(mdb_stat(t.get(), log_db_, &st), "mdb_stat");
-    s.entries = st.ms_entries - s.in_doubt;
+    s.entries = st.ms_entries - (s.in_doubt - s.in_journal);
     s.data_bytes = std::uint64_t(st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages) * st.ms_psize;
     lmdb::cursor c(t.get(), log_db_);
     MDB_val k{}, v{};

@@ -20,6 +20,17 @@
 // interval instead of one each; an in-doubt append with `sync` on (a session
 // waits for it) or a barrier ends the wait at once.
 //
+// With `journal` on (durability = strict) the writer keeps one LMDB write
+// transaction open between checkpoints: each group goes into it, its appends
+// into the journal (capture/journal.hpp) in one durable write, and are then
+// acknowledged; the open transaction is committed and flushed every
+// `linger`, or at once for a barrier (flush()), and only then are the group's
+// other requests (resolutions, replay puts, purges) acknowledged and the
+// records visible to readers. open() puts the journal's records that the log
+// lacks back as in-doubt entries. Should a checkpoint fail, the log refuses
+// every write from then on (what was acknowledged is in the journal, and the
+// next open() takes it back).
+//
 // Readers see a record only when every record before it is resolved: the
 // visible end is the lowest in-doubt LSN (or the next LSN when none is in
 // doubt), so the order readers see never changes after the fact.
@@ -37,6 +48,7 @@
 #include <thread>
 #include <vector>
 
+#include "capture/journal.hpp"
 #include "capture/lmdb.hpp"
 #include "capture/record.hpp"
 
@@ -50,6 +62,9 @@ struct log_options {
     bool read_only = false;                         // for sqltap-dump and other readers
     std::size_t max_queue = 100000;                 // pending write requests
     std::chrono::milliseconds linger{0};            // see above
+    bool journal = false;  // strict capture: durable appends through the journal (above); needs sync
+    // Told what went wrong when the writer can no longer write (a failed checkpoint).
+    std::function<void(const std::string&)> warn = nullptr;
 };
 
 enum class log_errc { full = 1, queue_full, closed, write_failed, not_in_doubt };
@@ -59,7 +74,8 @@ inline std::error_code make_error_code(log_errc e) noexcept { return {static_cas
 struct log_stats {
     std::uint64_t entries = 0;
     std::uint64_t oldest_lsn = 0, newest_lsn = 0;  // visible ones; 0 when empty
-    std::uint64_t in_doubt = 0;
+    std::uint64_t in_doubt = 0;    // in the journal too
+    std::uint64_t in_journal = 0;  // records acknowledged through the journal that the log does not hold yet
     std::uint64_t file_bytes = 0;  // data.mdb on disk
     std::uint64_t used_bytes = 0;  // pages in use
     std::uint64_t map_bytes = 0;
@@ -130,6 +146,8 @@ public:
     bool full() const noexcept;
     static constexpr std::chrono::seconds full_hold{30};
     const std::string& dir() const noexcept { return opts_.dir; }
+    // Records open() took back from the journal (in doubt now).
+    std::size_t recovered_from_journal() const noexcept { return recovered_; }
 
 private:
     struct request {
@@ -137,12 +155,14 @@ private:
         transaction txn;
         std::uint64_t lsn = 0;  // resolve: the LSN; purge: the bound
         done_fn done;
-        std::string key, value;  // replay_put
+        std::string key, value;  // replay_put; an append: its in-doubt mark and encoded record, once applied
         std::size_t limit = 0;   // purge
         std::int64_t xid_seen_us = 0;  // append_in_doubt
+        std::uint64_t bound = 0;       // purge: below it (lsn becomes the count deleted)
+        std::error_code error;         // with the journal: what a request waiting for the checkpoint met
         bool appends() const noexcept { return kind == append_in_doubt || kind == append_committed; }
         static request make(kind_t k, transaction t, std::uint64_t lsn, done_fn d) {
-            request r{k, std::move(t), lsn, std::move(d), {}, {}, 0, 0};
+            request r{k, std::move(t), lsn, std::move(d), {}, {}, 0, 0, 0, {}};
             return r;
         }
     };
@@ -153,6 +173,7 @@ private:
         return r.kind == request::barrier || (r.kind == request::append_in_doubt && opts_.sync);
     }
     void writer_loop();
+    bool write_group(std::deque<request>& batch);
     // A group in one transaction, without a nested one per request (each
     // copies the pages it touches): true when all of it was written. On any
     // failure nothing was, and the caller applies it request by request, so
@@ -163,9 +184,25 @@ private:
     // not an append, its index in `retry`); the others are written.
     void apply_each(std::deque<request>& batch, std::vector<std::error_code>& results,
                     std::vector<std::size_t>& retry);
+    // With the journal, after a group is in the open transaction: its
+    // appends (LSNs from first_lsn on) that did not fail go into the journal,
+    // durably; should that fail, out of the open transaction again, and fail.
+    void seal(std::deque<request>& batch, std::vector<std::error_code>& results, std::uint64_t first_lsn);
+    // The parent of the writer's transactions: the open one with the journal
+    // (begun when none is), else none.
+    MDB_txn* base();
+    // With the journal: commits and flushes the open transaction, then
+    // acknowledges what waited for it.
+    void checkpoint();
+    // The open transaction could not commit (a full map): its appends
+    // (cycle_) and the requests waiting for it again, in a new transaction
+    // after the ballast is released. False when that fails too.
+    bool rewrite_cycle();
+    void journaled_wait(std::unique_lock<std::mutex>& lock);
     bool ensure_ballast();   // writer thread (or open)
     bool release_ballast();  // writer thread
     void apply(MDB_txn* parent, request& r);
+    void recover_journal();  // open
 
     log_options opts_;
     lmdb::env env_;
@@ -183,6 +220,15 @@ private:
     std::size_t ballast_bytes_ = 0;
     bool ballast_held_ = false;  // writer thread
     std::atomic<std::chrono::steady_clock::rep> last_full_{0};  // steady_clock ticks; 0: never
+    // With the journal (writer thread): the open transaction, when it is due,
+    // what waits for it, and whether a checkpoint failed.
+    std::unique_ptr<journal> journal_;
+    std::optional<lmdb::txn> open_;
+    std::chrono::steady_clock::time_point checkpoint_due_;
+    std::vector<request> unsettled_;
+    std::vector<journal::entry> cycle_;  // what the journal holds since the last checkpoint
+    std::atomic<bool> broken_{false};
+    std::size_t recovered_ = 0;
     std::thread writer_;
 };
 

@@ -81,8 +81,10 @@ int print_stats(const change_log& log, std::uint64_t from, std::uint64_t to, con
     if (!error.empty()) return fail(error);
     auto s = log.stats();
     std::printf("log:           %s\n", log.dir().c_str());
-    std::printf("entries:       %llu committed, %llu in doubt\n", (unsigned long long)s.entries,
+    std::printf("entries:       %llu committed, %llu in doubt", (unsigned long long)s.entries,
                 (unsigned long long)s.in_doubt);
+    if (s.in_journal) std::printf(" (%llu of them in the journal, not in the log yet)", (unsigned long long)s.in_journal);
+    std::printf("\n");
     std::printf("oldest LSN:    %llu\nnewest LSN:    %llu\n", (unsigned long long)s.oldest_lsn,
                 (unsigned long long)s.newest_lsn);
     std::printf("size:          %llu bytes on disk, %llu in use, map %llu\n", (unsigned long long)s.file_bytes,

@@ -25,6 +25,8 @@ std::shared_ptr<engine> engine::start(const engine_options& o) {
     // One admin connection at start: what a previous run left in doubt is
     // resolved now if the publisher answers (otherwise the worker keeps
     // trying), and the publisher's settings are checked.
+    if (auto n = e->log_->recovered_from_journal())
+        e->info("took " + std::to_string(n) + " records the change log lacked back from its journal, in doubt");
     const bool in_doubt = !e->log_->in_doubt().empty();
     const bool check = !o.admin_conninfo.empty();
     if (in_doubt || check) {
@@ -73,10 +75,12 @@ engine::engine(const engine_options& o) : opts_(o), filter_(o.tables, o.exclude)
     // async durability: committed appends gather for a few milliseconds and
     // are flushed once per group without the meta page's own flush (a system
     // crash may lose the last group, never the log's integrity). strict:
-    // in-doubt appends are flushed fully at once; resolutions gather too (a
-    // lost resolution is found again by recovery).
+    // in-doubt appends are durable in the journal at once, and the log is
+    // committed and flushed every few milliseconds (change_log.hpp).
     lo.sync = o.strict;
+    lo.journal = o.strict;
     lo.linger = std::chrono::milliseconds(10);
+    lo.warn = [this](const std::string& m) { warn(m); };
     log_ = change_log::open(lo);
 }
 

@@ -1,6 +1,8 @@
 #include <boost/test/unit_test.hpp>
 
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <filesystem>
@@ -189,8 +191,12 @@ BOOST_AUTO_TEST_CASE(concurrent_appends_share_commits_and_keep_order) {
 }
 
 BOOST_AUTO_TEST_CASE(a_full_map_fails_the_request_not_the_log) {
+  for (bool journal : {false, true}) {
+    BOOST_TEST_CONTEXT("journal " << journal) {
     temp_dir d;
-    auto log = change_log::open({d.str(), 1 << 20});  // 1 MiB
+    log_options o{d.str(), 1 << 20};  // 1 MiB
+    o.journal = journal;
+    auto log = change_log::open(o);
     int ok = 0;
     std::error_code last;
     for (int i = 0; i < 200; ++i) {
@@ -204,7 +210,10 @@ BOOST_AUTO_TEST_CASE(a_full_map_fails_the_request_not_the_log) {
     BOOST_TEST(ok > 0);
     BOOST_TEST((last == log_errc::full));
     // Small requests that still fit go on working, and what was written stays.
+    log->flush();
     BOOST_TEST(visible(*log).size() == std::size_t(ok));
+    }
+  }
 }
 
 // Appends stop short of the map's end: resolving what is in doubt needs
@@ -212,8 +221,12 @@ BOOST_AUTO_TEST_CASE(a_full_map_fails_the_request_not_the_log) {
 // reader until space came back, and space comes back only through readers).
 // Purges make room for appends again.
 BOOST_AUTO_TEST_CASE(a_full_map_still_resolves_and_purges) {
+  for (bool journal : {false, true}) {
+    BOOST_TEST_CONTEXT("journal " << journal) {
     temp_dir d;
-    auto log = change_log::open({d.str(), 1 << 20});
+    log_options o{d.str(), 1 << 20};
+    o.journal = journal;
+    auto log = change_log::open(o);
     std::vector<std::uint64_t> lsns;
     for (int i = 0; i < 400; ++i) {
         auto [ec, lsn] = wait([&](auto done) { log->append_in_doubt(txn(std::to_string(i), 30), done); });
@@ -235,6 +248,105 @@ BOOST_AUTO_TEST_CASE(a_full_map_still_resolves_and_purges) {
     BOOST_TEST(purged == lsns.size() / 2);
     auto [again, lsn] = wait([&](auto done) { log->append_committed(txn("y", 30), done); });
     BOOST_TEST(!again, again.message());
+    }
+  }
+}
+
+// With the journal, an append is acknowledged once it is in the journal; the
+// log has it (and readers see it) from the next checkpoint on.
+BOOST_AUTO_TEST_CASE(journaled_appends_are_seen_after_the_checkpoint) {
+    temp_dir d;
+    log_options o{d.str()};
+    o.journal = true;
+    o.linger = std::chrono::milliseconds(60000);  // no checkpoint but the ones asked for
+    auto log = change_log::open(o);
+    BOOST_TEST(fs::exists(fs::path(d.str()) / "journal"));
+    auto [ec1, lsn1] = wait([&](auto done) { log->append_in_doubt(txn("701"), done); });
+    BOOST_TEST(!ec1);
+    BOOST_TEST(lsn1 == 1u);
+    BOOST_TEST(log->in_doubt().empty());  // not committed to the log yet
+    std::promise<std::pair<std::error_code, std::uint64_t>> p2;  // nobody waits: it lingers
+    log->append_committed(txn("702"), [&p2](std::error_code ec, std::uint64_t lsn) { p2.set_value({ec, lsn}); });
+    log->flush();
+    auto [ec2, lsn2] = p2.get_future().get();
+    BOOST_TEST(!ec2);
+    BOOST_TEST(lsn2 == 2u);
+    BOOST_TEST(log->in_doubt().size() == 1u);
+    BOOST_TEST(visible(*log).empty());  // LSN 1 in doubt hides 2
+    std::promise<std::error_code> resolved;
+    log->resolve(1, true, [&](std::error_code ec, std::uint64_t) { resolved.set_value(ec); });
+    log->flush();  // the resolution is acknowledged with the checkpoint
+    BOOST_TEST(!resolved.get_future().get());
+    BOOST_TEST((visible(*log) == std::vector<std::uint64_t>{1, 2}));
+    // A second writer is kept off.
+    BOOST_CHECK_EXCEPTION(change_log::open(o), std::runtime_error, [](const std::runtime_error& e) {
+        return std::string(e.what()).find("is locked") != std::string::npos;
+    });
+}
+
+// A writer that dies between checkpoints: what it acknowledged is in the
+// journal only, and the next open puts it back into the log, in doubt.
+BOOST_AUTO_TEST_CASE(a_crash_between_checkpoints_loses_nothing_acknowledged) {
+    temp_dir d;
+    log_options o{d.str()};
+    o.journal = true;  // a checkpoint after each group
+    {
+        auto log = change_log::open(o);  // LSNs 1 and 2 checkpointed
+        wait([&](auto done) { log->append_committed(txn("1"), done); });
+        wait([&](auto done) { log->append_committed(txn("2"), done); });
+    }
+    pid_t pid = fork();
+    BOOST_REQUIRE(pid >= 0);
+    if (pid == 0) {
+        int rc = 1;
+        try {
+            o.linger = std::chrono::milliseconds(60000);  // no checkpoint
+            auto log = change_log::open(o);
+            auto a = wait([&](auto done) { log->append_in_doubt(txn("803", 3), done); });
+            // A committed append waits for company (nobody waits for it),
+            // and goes with the next in-doubt one.
+            std::promise<std::pair<std::error_code, std::uint64_t>> p;
+            log->append_committed(txn("804"), [&p](std::error_code ec, std::uint64_t lsn) { p.set_value({ec, lsn}); });
+            auto c = wait([&](auto done) { log->append_in_doubt(txn("805"), done, 123456789); });
+            auto b = p.get_future().get();
+            rc = !a.first && !b.first && !c.first && a.second == 3 && c.second == 5 ? 0 : 2;
+            _exit(rc);  // no destructor, no checkpoint: a crash
+        } catch (...) {
+        }
+        _exit(rc);
+    }
+    int status = 0;
+    BOOST_REQUIRE(waitpid(pid, &status, 0) == pid);
+    BOOST_REQUIRE(WIFEXITED(status));
+    BOOST_REQUIRE(WEXITSTATUS(status) == 0);
+    {
+        auto ro = change_log::open({d.str(), 0, true, true});
+        BOOST_TEST(ro->in_doubt().empty());  // in the journal only
+        BOOST_TEST(visible(*ro).size() == 2u);
+    }
+    auto log = change_log::open(o);
+    BOOST_TEST(log->recovered_from_journal() == 3u);
+    auto doubt = log->in_doubt();
+    BOOST_REQUIRE(doubt.size() == 2u);
+    BOOST_TEST(doubt[0].lsn == 3u);
+    BOOST_TEST(doubt[0].xid == "803");
+    BOOST_TEST(doubt[0].database == "app");
+    BOOST_TEST(doubt[1].lsn == 5u);
+    BOOST_TEST(doubt[1].xid_seen_us == 123456789);
+    std::vector<std::uint64_t> all;
+    std::size_t changes_of_3 = 0;
+    for (auto lsn : {3, 5}) wait([&](auto done) { log->resolve(lsn, true, done); });
+    log->flush();
+    log->read(0, UINT64_MAX, [&](std::uint64_t lsn, std::string_view rec) {
+        all.push_back(lsn);
+        transaction t;
+        if (lsn == 3 && !decode(rec, t)) changes_of_3 = t.changes.size();
+        return true;
+    });
+    BOOST_TEST((all == std::vector<std::uint64_t>{1, 2, 3, 4, 5}));
+    BOOST_TEST(changes_of_3 == 3u);
+    auto [ec, next] = wait([&](auto done) { log->append_committed(txn("806"), done); });
+    BOOST_TEST(next == 6u);
 }
 
 BOOST_AUTO_TEST_CASE(opening_what_is_not_a_log_is_a_clear_error) {
