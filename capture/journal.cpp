@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <boost/crc.hpp>
 #include <cerrno>
 #include <cstring>
@@ -20,6 +21,7 @@ constexpr char file_magic[8] = {'S', 'Q', 'T', 'A', 'P', 'J', 'N', 'L'};
 constexpr std::uint32_t file_version = 1;
 constexpr std::uint32_t record_magic = 0x4a515453;  // "STQJ"
 constexpr std::size_t record_header = 4 + 4 + 8 + 4;
+constexpr std::size_t block = 4096;  // a group is written as whole blocks (O_DIRECT)
 
 void put_le(std::string& out, std::uint64_t v, int bytes) {
     for (int i = 0; i < bytes; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
@@ -48,7 +50,12 @@ std::vector<journal::entry> parse(std::string_view buf, std::uint64_t salt) {
     std::size_t off = 0;
     while (off + record_header <= buf.size()) {
         const char* p = buf.data() + off;
-        if (get_le(p, 4) != record_magic) break;
+        if (get_le(p, 4) != record_magic) {
+            // A group's padding: the next group starts at the next block.
+            if (off % block == 0) break;
+            off = (off / block + 1) * block;
+            continue;
+        }
         const std::uint64_t len = get_le(p + 4, 4);
         if (len < 5 || len > buf.size() - off - record_header) break;
         const std::uint64_t lsn = get_le(p + 8, 8);
@@ -139,6 +146,7 @@ journal::journal(const std::string& dir) : path_(dir + "/journal") {
                 ::fsync(dfd);  // the new file's name
                 ::close(dfd);
             }
+            open_direct();
             return;
         }
         if (std::memcmp(head, file_magic, sizeof file_magic) != 0)
@@ -148,14 +156,23 @@ journal::journal(const std::string& dir) : path_(dir + "/journal") {
                                      ") than this program reads (" + std::to_string(file_version) + ")");
         salt_ = get_le(head + 12, 8);
         found_ = parse(read_from(fd_, header_size, size_), salt_);
+        open_direct();
     } catch (...) {
         ::close(fd_);
         throw;
     }
 }
 
+void journal::open_direct() {
+    // Groups go straight to the disk (O_DIRECT: no page cache to copy into
+    // and write back); where the file system refuses it, through the cache.
+    direct_ = ::open(path_.c_str(), O_WRONLY | O_CLOEXEC | O_DIRECT | O_DSYNC);
+}
+
 journal::~journal() {
+    if (direct_ >= 0) ::close(direct_);
     if (fd_ >= 0) ::close(fd_);
+    std::free(buf_);
 }
 
 std::vector<std::uint64_t> journal::peek(const std::string& dir) {
@@ -198,11 +215,25 @@ void journal::add(std::uint64_t lsn, kind k, std::string_view mark, std::string_
 
 void journal::write() {
     if (group_.empty()) return;
-    std::string group;
-    group.swap(group_);
-    if (pos_ + group.size() > size_) grow(std::max(size_ * 2, pos_ + group.size()));
-    write_all(fd_, group.data(), group.size(), pos_, path_);
-    pos_ += group.size();
+    const std::size_t n = (group_.size() + block - 1) / block * block;  // zeros after the group
+    if (n > cap_) {
+        std::free(buf_);
+        buf_ = nullptr;
+        cap_ = 0;
+        void* p = nullptr;
+        if (::posix_memalign(&p, block, n) != 0) {
+            group_.clear();
+            throw std::system_error(ENOMEM, std::generic_category(), "no memory for the journal's buffer");
+        }
+        buf_ = static_cast<char*>(p);
+        cap_ = n;
+    }
+    std::memcpy(buf_, group_.data(), group_.size());
+    std::memset(buf_ + group_.size(), 0, n - group_.size());
+    group_.clear();
+    if (pos_ + n > size_) grow(std::max(size_ * 2, pos_ + n));
+    write_all(direct_ >= 0 ? direct_ : fd_, buf_, n, pos_, path_);
+    pos_ += n;
 }
 
 }  // namespace sqltap::capture

@@ -17,7 +17,8 @@
 // the publisher like any other.
 //
 // Layout: a 4 kB header ("SQTAPJNL", version u32, a random salt u64 made with
-// the file), then records one after another, each
+// the file), then groups, each written as whole 4 kB blocks (zeros after its
+// last record) with O_DIRECT where the file system allows it, of records
 //   magic u32 | payload length u32 | LSN u64 | CRC-32 u32 |
 //   kind u8 | mark length u32 | mark | encoded transaction record
 // (little endian; the CRC covers the salt, the LSN and the payload, so that
@@ -76,9 +77,13 @@ public:
 
 private:
     void grow(std::uint64_t to);
+    void open_direct();
 
     std::string path_;
     int fd_ = -1;
+    int direct_ = -1;  // O_DIRECT | O_DSYNC, for the groups; -1 where refused
+    char* buf_ = nullptr;  // block-aligned copy of the group being written
+    std::size_t cap_ = 0;
     std::uint64_t size_ = 0;
     std::uint64_t pos_ = header_size;
     std::uint64_t salt_ = 0;
