@@ -11,21 +11,14 @@
 #include <vector>
 
 #include "capture/change_log.hpp"
+#include "tests/unit/temp_dir.hpp"
 
 using namespace sqltap::capture;
 namespace fs = std::filesystem;
 
 namespace {
 
-struct temp_dir {
-    fs::path path;
-    temp_dir() {
-        char tmpl[] = "/tmp/sqltap-log-test-XXXXXX";
-        path = mkdtemp(tmpl);
-    }
-    ~temp_dir() { fs::remove_all(path); }
-    std::string str(const char* sub = "log") const { return (path / sub).string(); }
-};
+using sqltap::test::temp_dir;
 
 transaction txn(const std::string& xid, int rows = 1) {
     transaction t;
@@ -60,17 +53,17 @@ BOOST_AUTO_TEST_SUITE(change_log_suite)
 
 BOOST_AUTO_TEST_CASE(directory_and_file_modes) {
     temp_dir d;
-    auto log = change_log::open({d.str()});
+    auto log = change_log::open({d.str("log")});
     struct stat st{};
-    BOOST_REQUIRE(::stat(d.str().c_str(), &st) == 0);
+    BOOST_REQUIRE(::stat(d.str("log").c_str(), &st) == 0);
     BOOST_TEST((st.st_mode & 0777) == 0700u);
-    BOOST_REQUIRE(::stat((d.str() + "/data.mdb").c_str(), &st) == 0);
+    BOOST_REQUIRE(::stat((d.str("log") + "/data.mdb").c_str(), &st) == 0);
     BOOST_TEST((st.st_mode & 0077) == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(in_doubt_entries_hide_everything_after_them) {
     temp_dir d;
-    auto log = change_log::open({d.str()});
+    auto log = change_log::open({d.str("log")});
     auto [e1, l1] = wait([&](auto done) { log->append_committed(txn("1"), done); });
     auto [e2, l2] = wait([&](auto done) { log->append_in_doubt(txn("2"), done); });
     auto [e3, l3] = wait([&](auto done) { log->append_committed(txn("3"), done); });
@@ -93,7 +86,7 @@ BOOST_AUTO_TEST_CASE(in_doubt_entries_keep_when_their_xid_was_seen) {
     // publisher that assigned the xid was running: when the xid came, not
     // when the entry was appended (a session may append just after a restart).
     temp_dir d;
-    auto log = change_log::open({d.str()});
+    auto log = change_log::open({d.str("log")});
     auto t = txn("7");
     t.database = "app";
     t.commit_time_us = 2'000'000;
@@ -112,7 +105,7 @@ BOOST_AUTO_TEST_CASE(in_doubt_entries_keep_when_their_xid_was_seen) {
 
 BOOST_AUTO_TEST_CASE(aborted_entries_disappear) {
     temp_dir d;
-    auto log = change_log::open({d.str()});
+    auto log = change_log::open({d.str("log")});
     wait([&](auto done) { log->append_in_doubt(txn("1"), done); });
     wait([&](auto done) { log->append_committed(txn("2"), done); });
     BOOST_TEST(visible(*log).empty());
@@ -126,7 +119,7 @@ BOOST_AUTO_TEST_CASE(aborted_entries_disappear) {
 // the group is written again request by request, and only that one fails.
 BOOST_AUTO_TEST_CASE(a_failing_request_in_a_group_fails_alone) {
     temp_dir d;
-    log_options o{d.str()};
+    log_options o{d.str("log")};
     o.sync = false;
     o.linger = std::chrono::milliseconds(200);  // the three gather in one group
     auto log = change_log::open(o);
@@ -151,21 +144,21 @@ BOOST_AUTO_TEST_CASE(a_failing_request_in_a_group_fails_alone) {
 BOOST_AUTO_TEST_CASE(reopen_continues_lsns_and_keeps_in_doubt) {
     temp_dir d;
     {
-        auto log = change_log::open({d.str()});
+        auto log = change_log::open({d.str("log")});
         wait([&](auto done) { log->append_committed(txn("1"), done); });
         wait([&](auto done) { log->append_in_doubt(txn("2"), done); });
         wait([&](auto done) { log->resolve(2, false, done); });  // LSN 2 is never reused
     }
-    auto log = change_log::open({d.str()});
+    auto log = change_log::open({d.str("log")});
     auto [ec, lsn] = wait([&](auto done) { log->append_committed(txn("3"), done); });
     BOOST_TEST(lsn == 3u);
-    auto ro = change_log::open({d.str(), 0, true, true});
+    auto ro = change_log::open({d.str("log"), 0, true, true});
     BOOST_TEST((visible(*ro) == std::vector<std::uint64_t>{1, 3}));
 }
 
 BOOST_AUTO_TEST_CASE(concurrent_appends_share_commits_and_keep_order) {
     temp_dir d;
-    auto log = change_log::open({d.str()});
+    auto log = change_log::open({d.str("log")});
     constexpr int threads = 8, each = 200;
     std::atomic<int> failures{0};
     std::vector<std::thread> ts;
@@ -194,7 +187,7 @@ BOOST_AUTO_TEST_CASE(a_full_map_fails_the_request_not_the_log) {
   for (bool journal : {false, true}) {
     BOOST_TEST_CONTEXT("journal " << journal) {
     temp_dir d;
-    log_options o{d.str(), 1 << 20};  // 1 MiB
+    log_options o{d.str("log"), 1 << 20};  // 1 MiB
     o.journal = journal;
     auto log = change_log::open(o);
     int ok = 0;
@@ -224,7 +217,7 @@ BOOST_AUTO_TEST_CASE(a_full_map_still_resolves_and_purges) {
   for (bool journal : {false, true}) {
     BOOST_TEST_CONTEXT("journal " << journal) {
     temp_dir d;
-    log_options o{d.str(), 1 << 20};
+    log_options o{d.str("log"), 1 << 20};
     o.journal = journal;
     auto log = change_log::open(o);
     std::vector<std::uint64_t> lsns;
@@ -256,11 +249,11 @@ BOOST_AUTO_TEST_CASE(a_full_map_still_resolves_and_purges) {
 // log has it (and readers see it) from the next checkpoint on.
 BOOST_AUTO_TEST_CASE(journaled_appends_are_seen_after_the_checkpoint) {
     temp_dir d;
-    log_options o{d.str()};
+    log_options o{d.str("log")};
     o.journal = true;
     o.linger = std::chrono::milliseconds(60000);  // no checkpoint but the ones asked for
     auto log = change_log::open(o);
-    BOOST_TEST(fs::exists(fs::path(d.str()) / "journal"));
+    BOOST_TEST(fs::exists(fs::path(d.str("log")) / "journal"));
     auto [ec1, lsn1] = wait([&](auto done) { log->append_in_doubt(txn("701"), done); });
     BOOST_TEST(!ec1);
     BOOST_TEST(lsn1 == 1u);
@@ -288,7 +281,7 @@ BOOST_AUTO_TEST_CASE(journaled_appends_are_seen_after_the_checkpoint) {
 // journal only, and the next open puts it back into the log, in doubt.
 BOOST_AUTO_TEST_CASE(a_crash_between_checkpoints_loses_nothing_acknowledged) {
     temp_dir d;
-    log_options o{d.str()};
+    log_options o{d.str("log")};
     o.journal = true;  // a checkpoint after each group
     {
         auto log = change_log::open(o);  // LSNs 1 and 2 checkpointed
@@ -320,7 +313,7 @@ BOOST_AUTO_TEST_CASE(a_crash_between_checkpoints_loses_nothing_acknowledged) {
     BOOST_REQUIRE(WIFEXITED(status));
     BOOST_REQUIRE(WEXITSTATUS(status) == 0);
     {
-        auto ro = change_log::open({d.str(), 0, true, true});
+        auto ro = change_log::open({d.str("log"), 0, true, true});
         BOOST_TEST(ro->in_doubt().empty());  // in the journal only
         BOOST_TEST(visible(*ro).size() == 2u);
     }

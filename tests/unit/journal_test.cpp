@@ -7,21 +7,14 @@
 #include <string>
 
 #include "capture/journal.hpp"
+#include "tests/unit/temp_dir.hpp"
 
 using namespace sqltap::capture;
 namespace fs = std::filesystem;
 
 namespace {
 
-struct temp_dir {
-    fs::path path;
-    temp_dir() {
-        char tmpl[] = "/tmp/sqltap-journal-test-XXXXXX";
-        path = mkdtemp(tmpl);
-    }
-    ~temp_dir() { fs::remove_all(path); }
-    std::string str() const { return path.string(); }
-};
+using sqltap::test::temp_dir;
 
 std::vector<std::uint64_t> lsns(const journal& j) {
     std::vector<std::uint64_t> out;
