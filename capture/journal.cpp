@@ -22,6 +22,7 @@ constexpr std::uint32_t file_version = 1;
 constexpr std::uint32_t record_magic = 0x4a515453;  // "STQJ"
 constexpr std::size_t record_header = 4 + 4 + 8 + 4;
 constexpr std::size_t block = 4096;  // a group is written as whole blocks (O_DIRECT)
+constexpr std::size_t keep_buffer = std::size_t{1} << 20;
 
 void put_le(std::string& out, std::uint64_t v, int bytes) {
     for (int i = 0; i < bytes; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
@@ -234,6 +235,11 @@ void journal::write() {
     if (pos_ + n > size_) grow(std::max(size_ * 2, pos_ + n));
     write_all(direct_ >= 0 ? direct_ : fd_, buf_, n, pos_, path_);
     pos_ += n;
+    if (cap_ > keep_buffer) {  // a huge transaction's: not kept for the next group
+        std::free(buf_);
+        buf_ = nullptr;
+        cap_ = 0;
+    }
 }
 
 }  // namespace sqltap::capture
