@@ -92,6 +92,17 @@ std::optional<std::uint64_t> lowest_in_doubt(MDB_txn* t, MDB_dbi in_doubt_db) {
     return std::nullopt;
 }
 
+// The next LSN: the meta's, or past the last record when that is further (a
+// cursor of its own, closed before the transaction ends).
+std::uint64_t next_lsn_in(MDB_txn* t, MDB_dbi log_db, MDB_dbi meta_db) {
+    std::uint64_t next = 1;
+    if (auto v = get(t, meta_db, meta_next_lsn)) next = parse_u64(*v);
+    lmdb::cursor c(t, log_db);
+    MDB_val k{}, v{};
+    if (c.get(k, v, MDB_LAST)) next = std::max(next, lsn_from_key(lmdb::view(k)) + 1);
+    return next;
+}
+
 // The lowest in-doubt LSN, else the next LSN: every LSN below it is resolved.
 std::uint64_t visible_end_in(MDB_txn* t, MDB_dbi in_doubt_db, MDB_dbi meta_db) {
     if (auto lowest = lowest_in_doubt(t, in_doubt_db)) return *lowest;
@@ -163,14 +174,7 @@ std::unique_ptr<change_log> change_log::open(const log_options& opts) {
         } else {
             put(t.get(), log->meta_db_, meta_format, std::to_string(record_format_version));
         }
-        if (auto next = get(t.get(), log->meta_db_, meta_next_lsn)) log->next_lsn_ = parse_u64(*next);
-        // The next LSN is also past the last record, whatever the meta says.
-        {
-            // A write transaction frees its cursors when it ends: close this one first.
-            lmdb::cursor c(t.get(), log->log_db_);
-            MDB_val k{}, v{};
-            if (c.get(k, v, MDB_LAST)) log->next_lsn_ = std::max(log->next_lsn_, lsn_from_key(lmdb::view(k)) + 1);
-        }
+        log->next_lsn_ = next_lsn_in(t.get(), log->log_db_, log->meta_db_);
         if (auto id = get(t.get(), log->meta_db_, meta_log_id)) log->log_id_ = *id;
         if (!opts.read_only) {
             put(t.get(), log->meta_db_, meta_next_lsn, std::to_string(log->next_lsn_));
@@ -265,16 +269,12 @@ void change_log::apply(MDB_txn* t, request& r) {
         case request::append_in_doubt:
         case request::append_committed: {
             r.lsn = next_lsn_;
-            std::string key = lsn_key(r.lsn);
             if (r.value.empty()) r.value = encode(r.txn);  // kept for the journal
-            put(t, log_db_, key, r.value, MDB_APPEND);
             // The in-doubt mark: xid, database and (later versions) when the xid was seen.
-            if (r.kind == request::append_in_doubt) {
-                if (r.key.empty())
-                    r.key = r.txn.xid + '\0' + r.txn.database +
-                            (r.xid_seen_us ? '\0' + std::to_string(r.xid_seen_us) : std::string());
-                put(t, in_doubt_db_, key, r.key);
-            }
+            if (r.kind == request::append_in_doubt && r.key.empty())
+                r.key = r.txn.xid + '\0' + r.txn.database +
+                        (r.xid_seen_us ? '\0' + std::to_string(r.xid_seen_us) : std::string());
+            put_entry(t, r.lsn, r.value, r.kind == request::append_in_doubt ? &r.key : nullptr);
             ++next_lsn_;
             break;
         }
@@ -318,6 +318,12 @@ void change_log::apply(MDB_txn* t, request& r) {
     }
 }
 
+void change_log::put_entry(MDB_txn* t, std::uint64_t lsn, std::string_view record, const std::string* mark) {
+    std::string key = lsn_key(lsn);
+    put(t, log_db_, key, record, MDB_APPEND);
+    if (mark) put(t, in_doubt_db_, key, *mark);
+}
+
 bool change_log::ensure_ballast() {
     try {
         lmdb::txn t(env_.get(), 0, open_ ? open_->get() : nullptr);
@@ -337,8 +343,11 @@ bool change_log::ensure_ballast() {
 }
 
 bool change_log::release_ballast() {
+    // The room it frees is usable only by later transactions: what is open
+    // is committed first.
+    if (open_) checkpoint();
     try {
-        lmdb::txn t(env_.get(), 0, open_ ? open_->get() : nullptr);
+        lmdb::txn t(env_.get(), 0);
         if (!get(t.get(), meta_db_, ballast_key(0))) return false;
         for (std::size_t i = 0; i < ballast_bytes_ / ballast_piece; ++i) {
             std::string key = ballast_key(i);
@@ -498,11 +507,8 @@ bool change_log::rewrite_cycle() {
     release_ballast();
     try {
         lmdb::txn w(env_.get(), 0);
-        for (const auto& e : cycle_) {
-            std::string key = lsn_key(e.lsn);
-            put(w.get(), log_db_, key, e.record, MDB_APPEND);
-            if (e.k == journal::kind::in_doubt) put(w.get(), in_doubt_db_, key, e.mark);
-        }
+        for (const auto& e : cycle_)
+            put_entry(w.get(), e.lsn, e.record, e.k == journal::kind::in_doubt ? &e.mark : nullptr);
         // The other requests in their order, each alone.
         for (auto& r : unsettled_) {
             try {
@@ -535,13 +541,10 @@ void change_log::recover_journal() {
                                      std::to_string(back.front()->lsn) + ", the log's next LSN is " +
                                      std::to_string(next_lsn_));
         lmdb::txn t(env_.get(), 0);
-        for (const auto* e : back) {
-            std::string key = lsn_key(e->lsn);
-            put(t.get(), log_db_, key, e->record, MDB_APPEND);
-            // In doubt again: recovery asks the publisher. A committed
-            // append was committed there already.
-            if (e->k == journal::kind::in_doubt) put(t.get(), in_doubt_db_, key, e->mark);
-        }
+        // In doubt again: recovery asks the publisher. A committed append
+        // was committed there already.
+        for (const auto* e : back)
+            put_entry(t.get(), e->lsn, e->record, e->k == journal::kind::in_doubt ? &e->mark : nullptr);
         next_lsn_ = back.back()->lsn + 1;
         put(t.get(), meta_db_, meta_next_lsn, std::to_string(next_lsn_));
         t.commit();
@@ -568,9 +571,7 @@ bool change_log::write_group(std::deque<request>& batch) {
     if (!apply_whole(batch)) apply_each(batch, results, retry);
     seal(batch, results, first_lsn);
     // Resolutions and purges the full map refused: again, in the room
-    // the ballast held back (released in a transaction of its own, after
-    // what is open). Appends stay refused until it is back.
-    if (!retry.empty() && open_) checkpoint();
+    // the ballast held back. Appends stay refused until it is back.
     if (!retry.empty() && release_ballast()) {
         try {
             lmdb::txn w2(env_.get(), 0, base());
@@ -603,10 +604,7 @@ bool change_log::write_group(std::deque<request>& batch) {
     // for resolutions and purges at once (without it, that happens when one
     // of them meets the full map): appends are refused until purges make
     // room, as they are without the journal.
-    if (refused_full && journal_ && ballast_held_) {
-        if (open_) checkpoint();
-        release_ballast();
-    }
+    if (refused_full && journal_ && ballast_held_) release_ballast();
     if (refused_full)
         last_full_.store(std::chrono::steady_clock::now().time_since_epoch().count(), std::memory_order_relaxed);
     bool barrier = false;
@@ -760,11 +758,7 @@ log_stats change_log::stats() const {
     lmdb::check(mdb_stat(t.get(), in_doubt_db_, &st), "mdb_stat");
     s.in_doubt = st.ms_entries;
     if (!journaled.empty()) {
-        std::uint64_t next = 1;
-        if (auto v = get(t.get(), meta_db_, meta_next_lsn)) next = parse_u64(*v);
-        lmdb::cursor c(t.get(), log_db_);
-        MDB_val k{}, v{};
-        if (c.get(k, v, MDB_LAST)) next = std::max(next, lsn_from_key(lmdb::view(k)) + 1);
+        const std::uint64_t next = next_lsn_in(t.get(), log_db_, meta_db_);
         s.in_journal = std::uint64_t(std::count_if(journaled.begin(), journaled.end(),
                                                    [next](std::uint64_t lsn) { return lsn >= next; }));
         s.in_doubt += s.in_journal;

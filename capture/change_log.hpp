@@ -200,8 +200,10 @@ private:
     bool rewrite_cycle();
     void journaled_wait(std::unique_lock<std::mutex>& lock);
     bool ensure_ballast();   // writer thread (or open)
-    bool release_ballast();  // writer thread
+    bool release_ballast();  // writer thread; checkpoints what is open first
     void apply(MDB_txn* parent, request& r);
+    // A record at its LSN, and its in-doubt mark when there is one.
+    void put_entry(MDB_txn* t, std::uint64_t lsn, std::string_view record, const std::string* mark);
     void recover_journal();  // open
 
     log_options opts_;

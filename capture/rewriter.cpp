@@ -136,9 +136,10 @@ namespace {
 
 // A value as an added column. In the text form every added column is of type
 // text, so a client that asks for binary results still gets them as plain
-// text bytes (the native form leaves them as they are). format('%s') calls the type's output function (a ::text cast would not:
-// bool, inet, bpchar differ); num_nulls keeps NULL distinct from '' (IS NULL
-// would misjudge a composite whose fields are all NULL).
+// text bytes (the native form leaves them as they are). format('%s') calls
+// the type's output function (a ::text cast would not: bool, inet, bpchar
+// differ); num_nulls keeps NULL distinct from '' (IS NULL would misjudge a
+// composite whose fields are all NULL).
 std::string as_text(const std::string& expr, column_form form) {
     if (form == column_form::native) return expr;
     return "CASE WHEN num_nulls(" + expr + ") = 0 THEN format('%s', " + expr + ") END";
