@@ -89,6 +89,49 @@ bool option_is_on(const node* arg) {
 
 statement classify(const node* n);
 
+// Fields under which a number literal does not always mean its value, or
+// whose meaning the planner reads from constants (see statement::value_literals).
+bool literal_context_banned(const char* field) {
+    static constexpr const char* banned[] = {"sort_clause", "group_clause", "distinct_clause", "window_clause",
+                                             "over",        "agg_order",    "type_name",       "typmods",
+                                             "on_conflict_clause"};
+    for (const char* b : banned)
+        if (std::strcmp(field, b) == 0) return true;
+    return false;
+}
+
+// The number literals of a parse tree outside the banned fields: where they
+// start, and their value as the parser read it. Walks every message field
+// of the tree through protobuf-c's descriptors.
+void collect_literals(const ProtobufCMessage* m, std::vector<std::pair<std::size_t, std::string>>& out) {
+    const ProtobufCMessageDescriptor* d = m->descriptor;
+    if (d == &pg_query__a__const__descriptor) {
+        const auto* c = reinterpret_cast<const PgQuery__AConst*>(m);
+        if (c->isnull || c->location < 0) return;
+        if (c->val_case == PG_QUERY__A__CONST__VAL_IVAL && c->ival)
+            out.emplace_back(std::size_t(c->location), std::to_string(c->ival->ival));
+        else if (c->val_case == PG_QUERY__A__CONST__VAL_FVAL && c->fval && c->fval->fval)
+            out.emplace_back(std::size_t(c->location), c->fval->fval);
+        return;
+    }
+    const char* base = reinterpret_cast<const char*>(m);
+    for (unsigned i = 0; i < d->n_fields; ++i) {
+        const ProtobufCFieldDescriptor& f = d->fields[i];
+        if (f.type != PROTOBUF_C_TYPE_MESSAGE || literal_context_banned(f.name)) continue;
+        if ((f.flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
+            *reinterpret_cast<const std::uint32_t*>(base + f.quantifier_offset) != f.id)
+            continue;
+        if (f.label == PROTOBUF_C_LABEL_REPEATED) {
+            std::size_t n = *reinterpret_cast<const std::size_t*>(base + f.quantifier_offset);
+            auto* items = *reinterpret_cast<ProtobufCMessage* const* const*>(base + f.offset);
+            for (std::size_t k = 0; k < n; ++k)
+                if (items[k]) collect_literals(items[k], out);
+        } else if (auto* sub = *reinterpret_cast<ProtobufCMessage* const*>(base + f.offset)) {
+            collect_literals(sub, out);
+        }
+    }
+}
+
 statement classify_transaction(const PgQuery__TransactionStmt* t) {
     statement s;
     s.chain = t->chain;
@@ -405,6 +448,17 @@ analysis analyze(std::string_view sql) {
         if (s.target_location != statement::npos) s.target_location -= s.location;
         for (auto& star : s.returning_stars) star -= s.location;
         s.calls_functions = may_call_functions(sql.substr(std::min(s.location, sql.size()), s.length));
+        if (s.kind == statement_kind::insert || s.kind == statement_kind::update || s.kind == statement_kind::del) {
+            std::vector<std::pair<std::size_t, std::string>> found;
+            collect_literals(&raw->stmt->base, found);
+            // Only where the text holds the value the parser read.
+            for (const auto& [at, value] : found) {
+                auto lit = number_literal_at(sql, at);
+                if (lit && lit->value == value && at >= s.location && at + lit->length <= s.location + s.length)
+                    s.value_literals.push_back(at - s.location);
+            }
+            std::sort(s.value_literals.begin(), s.value_literals.end());
+        }
         out.statements.push_back(std::move(s));
     }
     pg_query__parse_result__free_unpacked(tree, nullptr);
@@ -626,6 +680,8 @@ bool shape_independent(const analysis& a, const sql_shape& sh) {
         if (!map_offset(sh, sh, s.location) || !map_offset(sh, sh, s.location + s.length)) return false;
         for (auto star : s.returning_stars)
             if (!map_offset(sh, sh, s.location + star)) return false;
+        for (auto lit : s.value_literals)
+            if (!map_offset(sh, sh, s.location + lit)) return false;
     }
     return true;
 }
@@ -641,6 +697,11 @@ std::optional<analysis> move_analysis(const analysis& a, const sql_shape& from, 
             auto at = map_offset(from, to, s.location + star);
             if (!at || *at < *b) return std::nullopt;
             star = *at - *b;
+        }
+        for (auto& lit : s.value_literals) {
+            auto at = map_offset(from, to, s.location + lit);
+            if (!at || *at < *b) return std::nullopt;
+            lit = *at - *b;
         }
         s.location = *b;
         s.length = *e - *b;

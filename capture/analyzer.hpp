@@ -79,6 +79,15 @@ struct statement {
     bool chain = false;                    // COMMIT/ROLLBACK AND CHAIN
     std::string name;                      // savepoint, gid, or prepared statement name
     std::shared_ptr<const statement> inner;  // EXPLAIN ANALYZE and PREPARE bodies
+    // INSERT, UPDATE, DELETE: the number literals (an optional leading "-",
+    // then the number), as byte offsets from `location`, that PostgreSQL
+    // types by their text alone (integer, bigint, numeric) and whose place
+    // takes a parameter of that type with the same meaning, so a prepared
+    // statement may take them as parameters (prepared_writes.hpp). Left out:
+    // ORDER BY / GROUP BY / DISTINCT ON / window clauses (an integer there
+    // may be a column's position), type modifiers, ON CONFLICT (its index
+    // inference reads constants).
+    std::vector<std::size_t> value_literals;
     // may_call_functions() of the statement's text, taken once by analyze()
     // (it reads tokens only, so it holds for every text of the same shape).
     bool calls_functions = false;
@@ -142,6 +151,18 @@ public:
         else put(std::move(key), std::move(value));
     }
     std::size_t size() const noexcept { return map_.size(); }
+    // Takes the least recently used value out (nothing when empty).
+    std::optional<V> pop_oldest() {
+        if (lru_.empty()) return std::nullopt;
+        V v = std::move(lru_.back().second);
+        map_.erase(lru_.back().first);
+        lru_.pop_back();
+        return v;
+    }
+    void clear() {
+        map_.clear();
+        lru_.clear();
+    }
 
 private:
     std::size_t capacity_;

@@ -39,6 +39,7 @@ struct engine_options {
     std::string tables = "*.*", exclude;
     std::vector<table_rule> table_rules;  // [table SCHEMA.TABLE] sections
     bool before_images = true;            // UPDATEs log the row before them (subscribers' conflict checks)
+    bool prepare_writes = true;           // repeated simple-protocol writes run prepared (prepared_writes.hpp)
     std::string admin_conninfo;  // dbname replaced per database
     std::string admin_database = "postgres";  // for recovery at startup
     std::function<void(const std::string&)> warn;  // log sink (warnings); default stderr

@@ -706,6 +706,7 @@ verdict session_capture::state::on_complete(request& r, slot& sl, const protocol
     std::string_view ctag;
     if (!protocol::decode(f.body, cc)) ctag = cc.tag;
     if (sl.prepares_stats) r.stats_prepare_pending = false;
+    if (!sl.prepares_write.empty()) writes.prepared(sl.prepares_write);
     if (sl.r == role::snapshot) {
         on_snapshot(r, sl);
         return verdict::replace;
@@ -754,6 +755,15 @@ verdict session_capture::state::server_message(const protocol::frame& f, byte_bu
         }
         case 'E': {
             r.error = true;
+            if (s && s->r == role::client && s->plan && writes.size() > 0) {
+                // A table's columns changed type without DDL through sqltapd:
+                // its prepared writes cannot run again (the client hears
+                // this once); they are prepared anew, under new names.
+                protocol::field_msg m;
+                if (!protocol::decode(f.body, m) && m.get('C') == "0A000" &&
+                    m.get('M').starts_with("cached plan must not change result type"))
+                    writes.forget();
+            }
             if (s && s->verifies) {  // the COMMIT after it does not run; the operation answers the client
                 r.verify_failed = true;
                 protocol::field_msg m;
@@ -771,8 +781,9 @@ verdict session_capture::state::server_message(const protocol::frame& f, byte_bu
                 return verdict::replace;
             }
             // Our statement inside the client's message failed: the client
-            // must still hear that something failed.
-            if (s && s->r != role::client) return verdict::forward;
+            // must still hear that something failed. (The PREPARE of a
+            // captured write fails where the statement would have.)
+            if (s && s->r != role::client && s->prepares_write.empty()) return verdict::forward;
             return fix_error_position(r.positions, f, out) ? verdict::replace : verdict::forward;
         }
         case 'N':

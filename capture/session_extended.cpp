@@ -453,7 +453,7 @@ verdict session_capture::state::on_extended(const protocol::frame& f, byte_buffe
                 }
                 // The client may drop sqltapd's snapshot statement: the next
                 // snapshot (after this Execute) prepares it again.
-                if (sl.drops_prepared) stats_sent = false;
+                if (sl.drops_prepared) forget_prepared();
                 bool in_block = r->txn == 'T' || r->txn == 'W';
                 if (r->txn == 'I') checking = false;  // a transaction starts with it, if any
                 auto after = [&](snap_use u) {  // a snapshot right after the statement

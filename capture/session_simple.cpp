@@ -348,6 +348,53 @@ verdict session_capture::state::on_query(const protocol::frame& f, byte_buffer& 
                 // statement is prepared again after it.
                 bool drops = std::any_of(slots.begin(), slots.end(), [](const slot& x) { return x.drops_prepared; });
 
+                // A captured write sent before in the same form: EXECUTE of
+                // sqltapd's prepared statement, the PREPARE first the first
+                // time (prepared_writes.hpp).
+                if (eng->options().prepare_writes && shape && status != 'E' && !drops && unsupported.empty() &&
+                    sub.statements.size() == 1 && slots.size() == 1 && slots[0].r == role::client && slots[0].plan &&
+                    slots[0].table) {
+                    if (auto form = make_prepared_form(part_text, sub.statements[0], outcome)) {
+                        // The text, the parameters' types (a literal of another
+                        // size may have another), the catalog entry.
+                        std::string key = std::move(form->key);
+                        key.append(1, '\0').append(form->types);
+                        const void* table = slots[0].table.get();
+                        key.append(reinterpret_cast<const char*>(&table), sizeof table);
+                        if (auto use = writes.get(key, slots[0].table)) {
+                            std::string head;
+                            std::vector<slot> ours_slots;
+                            if (use->deallocate) {
+                                head = "DEALLOCATE " + *use->deallocate + ";";
+                                ours_slots.push_back(ours(role::swallow));
+                            }
+                            std::string exec = "EXECUTE " + use->name;
+                            if (!form->values.empty()) exec += "(" + form->values + ")";
+                            if (use->prepare) {
+                                head += "PREPARE " + use->name;
+                                if (!form->types.empty()) head += "(" + form->types + ")";
+                                head += " AS ";
+                                text = head + form->body + ";" + exec;
+                                slot p = ours(role::swallow);
+                                p.prepares_write = std::move(key);
+                                ours_slots.push_back(std::move(p));
+                                // The PREPARE's errors point into the client's
+                                // text: past sqltapd's words, the added text and
+                                // the parameters longer than their literals.
+                                r->positions.ours_prefix = head.size();
+                                for (auto [at, n] : form->growth)
+                                    r->positions.insertions.emplace_back(utf8_chars(part_text.substr(0, at)), n);
+                                std::sort(r->positions.insertions.begin(), r->positions.insertions.end());
+                            } else {
+                                text = head + exec;
+                                r->positions = position_map{};
+                            }
+                            slots.insert(slots.begin(), ours_slots.begin(), ours_slots.end());
+                            for (auto& e : slot_end) e += ours_slots.size();
+                        }
+                    }
+                }
+
                 // The write counts: write_check = always takes them from
                 // BEGIN on; auto from the first part that needs them (a
                 // base before it when a block is open).
@@ -399,7 +446,7 @@ verdict session_capture::state::on_query(const protocol::frame& f, byte_buffer& 
                 if (base_snap) {
                     // A block the counts were not taken in so far: they start here.
                     std::string prefix = base_snap->joined() + ";";
-                    r->positions.ours_prefix = prefix.size();
+                    r->positions.ours_prefix += prefix.size();
                     text = prefix + text;
                     slots.insert(slots.begin(), base_snap->slots.begin(), base_snap->slots.end());
                     checking = true;
@@ -413,7 +460,7 @@ verdict session_capture::state::on_query(const protocol::frame& f, byte_buffer& 
                 if (wrap && !counts) {
                     // Every row it writes comes back: sqltapd's block needs no counts.
                     std::string prefix = "BEGIN;";
-                    r->positions.ours_prefix = prefix.size();
+                    r->positions.ours_prefix += prefix.size();
                     text = prefix + text;
                     slots.insert(slots.begin(), ours(role::swallow, statement_kind::begin));
                     r->hold_z = true;
@@ -422,7 +469,7 @@ verdict session_capture::state::on_query(const protocol::frame& f, byte_buffer& 
                     auto before = snapshot(snap_use::base, drops);
                     auto after = snapshot(snap_use::check, drops);
                     std::string prefix = "BEGIN;" + before.joined() + ";";
-                    r->positions.ours_prefix = prefix.size();
+                    r->positions.ours_prefix += prefix.size();
                     text = prefix + text + "\n;" + after.joined();
                     slots.insert(slots.begin(), before.slots.begin(), before.slots.end());
                     slots.insert(slots.begin(), ours(role::swallow, statement_kind::begin));
@@ -431,7 +478,7 @@ verdict session_capture::state::on_query(const protocol::frame& f, byte_buffer& 
                 } else {
                     r->hold_z = !last;
                 }
-                if (drops) stats_sent = false;
+                if (drops) forget_prepared();
                 r->slots = std::move(slots);
                 o.req = r;
                 send_query(out, std::move(text), r);

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "capture/analyzer.hpp"
+#include "capture/prepared_writes.hpp"
 #include "capture/result_filter.hpp"
 #include "capture/rewriter.hpp"
 #include "capture/session_capture.hpp"
@@ -80,6 +81,7 @@ struct slot {
     bool swallow_notices = false;      // e.g. a client BEGIN inside sqltapd's block warns
     bool prepares_stats = false;       // ours: the PREPARE of sqltapd's snapshot statement
     bool drops_prepared = false;       // the client's DEALLOCATE or DISCARD: may drop it
+    std::string prepares_write;        // ours: the PREPARE of a captured write (its prepared_writes key)
     bool verifies = false;             // ours: the publisher's check before the COMMIT after it
     bool checked = false;              // SAVEPOINT: the write counts were being taken when it was sent
     std::shared_ptr<commit_ticket> ticket;  // resolves_commit: the entry it resolves
@@ -266,6 +268,14 @@ struct session_capture::state : std::enable_shared_from_this<session_capture::st
     std::string stats_name, check_name, verify_name;
     bool stats_sent = false;  // its PREPARE was sent and nothing undid it since
     std::uint32_t stats_seq = 0;
+    // Captured writes of simple Queries that run as sqltapd's prepared statements.
+    prepared_writes writes;
+    // The client may have dropped prepared statements (DEALLOCATE, DISCARD):
+    // sqltapd's are prepared again, under new names.
+    void forget_prepared() {
+        stats_sent = false;
+        writes.forget();
+    }
 
     // COPY FROM STDIN while a Query is held (see client_message).
     bool copy_in = false;         // the server waits for the client's COPY data

@@ -143,6 +143,55 @@ std::optional<sql_shape> shape_of(std::string_view sql) {
     return out;
 }
 
+std::optional<number_literal> number_literal_at(std::string_view sql, std::size_t at) {
+    const std::size_t n = sql.size();
+    std::size_t i = at;
+    number_literal out;
+    if (i < n && sql[i] == '-') {
+        out.value = "-";
+        ++i;
+        while (i < n && is_space(sql[i])) ++i;
+    }
+    std::size_t b = i;
+    if (!(i < n && (is_digit(sql[i]) || (sql[i] == '.' && i + 1 < n && is_digit(sql[i + 1]))))) return std::nullopt;
+    bool integral = true;
+    while (i < n && is_digit(sql[i])) ++i;
+    if (i < n && sql[i] == '.') {
+        integral = false;
+        ++i;
+        while (i < n && is_digit(sql[i])) ++i;
+    }
+    if (i < n && (sql[i] == 'e' || sql[i] == 'E')) {
+        std::size_t j = i + 1;
+        if (j < n && (sql[j] == '+' || sql[j] == '-')) ++j;
+        if (j < n && is_digit(sql[j])) {
+            integral = false;
+            i = j;
+            while (i < n && is_digit(sql[i])) ++i;
+        }
+    }
+    if (i < n && (ident_char(sql[i]) || sql[i] == '.' || sql[i] == '\'' || sql[i] == '"')) return std::nullopt;
+    out.value.append(sql.substr(b, i - b));
+    out.length = i - at;
+    // As the parser's make_const: an integer that fits 32 bits is an
+    // integer, one that fits 64 bits a bigint, anything else numeric.
+    out.type = "numeric";
+    if (integral) {
+        bool neg = out.value[0] == '-';
+        unsigned __int128 v = 0;
+        bool big = false;
+        for (std::size_t k = neg ? 1 : 0; k < out.value.size() && !big; ++k) {
+            v = v * 10 + unsigned(out.value[k] - '0');
+            big = v > (unsigned __int128)(UINT64_MAX);
+        }
+        if (!big) {
+            if (neg ? v <= (unsigned __int128)(INT32_MAX) + 1 : v <= INT32_MAX) out.type = "integer";
+            else if (neg ? v <= (unsigned __int128)(INT64_MAX) + 1 : v <= INT64_MAX) out.type = "bigint";
+        }
+    }
+    return out;
+}
+
 std::optional<std::size_t> map_offset(const sql_shape& from, const sql_shape& to, std::size_t at) {
     if (at == 0) return 0;
     if (at == from.size) return to.size;

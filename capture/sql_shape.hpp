@@ -44,6 +44,17 @@ std::optional<std::size_t> map_offset(const sql_shape& from, const sql_shape& to
 // elsewhere. (The start of a replaced range prefers a token's start, its
 // end a token's end.)
 enum class edge { start, end };
+
+// The number literal that starts at sql[at]: an optional "-" (PostgreSQL's
+// parser folds a minus into the number it precedes) and blanks, then a
+// number. Nothing when sql[at] starts no such literal (a comment or a
+// parenthesis after the minus, a number run into a name).
+struct number_literal {
+    std::size_t length = 0;      // bytes from `at`
+    std::string value;           // "-" when negated, then the number as written
+    std::string_view type;       // how the parser types it: "integer", "bigint" or "numeric"
+};
+std::optional<number_literal> number_literal_at(std::string_view sql, std::size_t at);
 std::optional<std::size_t> map_edge(const sql_shape& from, const sql_shape& to, std::size_t at, edge prefer);
 
 }  // namespace sqltap::capture

@@ -90,6 +90,11 @@ constexpr key_spec keys[] = {
      "UPDATEs also log the row as it was before them, so that subscribers can tell when their "
      "row differs from the publisher's (update_differs conflicts). off: cheaper UPDATEs; "
      "subscribers then check only that the row exists."},
+    {"capture", "prepare_writes", vt::boolean, "on", false, "",
+     "Captured writes a session sends again in a simple Query (the same statement, other "
+     "numbers in it) run as sqltapd's own prepared statements (PREPARE sqltap_wN, then "
+     "EXECUTE with the numbers), so the publisher parses and analyses each rewritten "
+     "statement once per connection. off: every one is sent as text."},
     {"capture", "max_log_size", vt::size, "0", true, "",
      "Most log data to keep for subscribers; 0: no limit. A subscriber so far behind that "
      "keeping its entries would pass it is marked stale (it needs a new initial sync)."},
@@ -622,6 +627,7 @@ load_result load_text(std::string_view text, const std::string& name) {
     s.capture.always_check_writes = get("capture", "write_check", line) == "always";
     parse_size(get("capture", "max_log_size", line), s.capture.max_log_size);
     parse_bool(get("capture", "before_images", line), s.capture.before_images);
+    parse_bool(get("capture", "prepare_writes", line), s.capture.prepare_writes);
     parse_host_port_list(get("admin", "listen", line), s.admin.listen, why);
     if (s.admin.listen.size() > 1) add(line, "[admin] listen takes one host:port");
     {

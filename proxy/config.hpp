@@ -77,6 +77,7 @@ struct capture_settings {
     std::vector<table_rule> table_rules;
     std::size_t max_log_size = 0;  // 0: no limit
     bool before_images = true;
+    bool prepare_writes = true;
 };
 
 // [subscriber.NAME]: one database the replay engine applies the log to.

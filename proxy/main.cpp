@@ -79,6 +79,7 @@ std::shared_ptr<sqltap::capture::engine> start_capture(const sqltap::config::set
     o.tables = s.capture.tables;
     o.exclude = s.capture.exclude;
     o.before_images = s.capture.before_images;
+    o.prepare_writes = s.capture.prepare_writes;
     for (const auto& r : s.capture.table_rules) o.table_rules.push_back({r.schema, r.table, r.filter, r.columns});
     o.admin_conninfo = admin_conninfo(s);
     o.warn = [](const std::string& m) { sqltap::log::warning("capture: ", m); };

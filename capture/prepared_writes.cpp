@@ -1,0 +1,73 @@
+#include "capture/prepared_writes.hpp"
+
+#include <functional>
+
+namespace sqltap::capture {
+
+std::optional<prepared_form> make_prepared_form(std::string_view client, const statement& s,
+                                                const rewrite_outcome& rewritten) {
+    if (s.location != 0 || s.value_literals.size() > prepared_writes::max_parameters) return std::nullopt;
+    const std::string& r = rewritten.sql;
+    // Where a byte offset of the client's text lies in the rewritten one
+    // (text added at an offset comes before what the client had there).
+    auto moved = [&](std::size_t at) {
+        std::size_t shift = 0;
+        for (auto [o, n] : rewritten.insertions)
+            if (o <= at) shift += n;
+        return at + shift;
+    };
+    // The statement ends at its last token and what was added there (not
+    // after a comment, which would swallow the EXECUTE after it).
+    std::size_t end = moved(last_token_end(client, 0, std::min(s.length, client.size())));
+    if (end > r.size() || end > prepared_writes::max_text) return std::nullopt;
+    prepared_form out;
+    out.key.reserve(end);
+    out.body.reserve(end);
+    std::size_t from = 0, k = 0;
+    for (std::size_t lit : s.value_literals) {
+        auto value = number_literal_at(client, lit);
+        if (!value) return std::nullopt;
+        std::size_t at = moved(lit);
+        // The literal must be where the rewrite left it, unchanged.
+        if (at < from || at + value->length > end || r.compare(at, value->length, client.substr(lit, value->length)) != 0)
+            return std::nullopt;
+        std::string param = "$" + std::to_string(++k);
+        out.key.append(r, from, at - from).append(param);
+        out.body.append(r, from, at - from).append(param);
+        if (param.size() < value->length) out.body.append(value->length - param.size(), ' ');
+        else if (param.size() > value->length) out.growth.emplace_back(lit, param.size() - value->length);
+        out.types += (k > 1 ? ", " : "") + std::string(value->type);
+        out.values += (k > 1 ? ", " : "") + value->value;
+        from = at + value->length;
+    }
+    out.key.append(r, from, end - from);
+    out.body.append(r, from, end - from);
+    return out;
+}
+
+std::optional<prepared_writes::use> prepared_writes::get(const std::string& key, std::shared_ptr<const void> keep) {
+    if (capacity_ == 0) return std::nullopt;
+    if (entry* e = entries_.find(key)) return use{e->name, !e->ready, std::nullopt};
+    // The first time: remembered (by hash), sent as text.
+    std::string h = std::to_string(std::hash<std::string>{}(key));
+    if (!seen_.find(h)) {
+        seen_.put(std::move(h), 0);
+        return std::nullopt;
+    }
+    use u;
+    u.name = "sqltap_w" + std::to_string(++seq_);
+    u.prepare = true;
+    if (entries_.size() >= capacity_) {
+        if (auto old = entries_.pop_oldest(); old && old->ready) u.deallocate = old->name;
+    }
+    entries_.put(key, entry{u.name, false, std::move(keep)});
+    return u;
+}
+
+void prepared_writes::prepared(const std::string& key) {
+    if (entry* e = entries_.find(key)) e->ready = true;
+}
+
+void prepared_writes::forget() { entries_.clear(); }
+
+}  // namespace sqltap::capture

@@ -1,0 +1,143 @@
+#!/usr/bin/env python3
+"""Captured writes that a session sends again in simple Query messages run as
+sqltapd's prepared statements (capture/prepared_writes.hpp): psql sees exactly
+what it sees without sqltapd (results, tags, errors and their positions, for
+numbers of every type the parser gives a literal), the log holds exactly what
+committed, and the client dropping prepared statements changes nothing."""
+import subprocess
+
+import harness
+import logapply
+
+# Each shape is sent several times with other numbers: the first time as
+# text, the second with its PREPARE, then EXECUTE alone.
+SCRIPT = """
+CREATE TABLE t (id int PRIMARY KEY, n int, big bigint, num numeric, a text, s smallint);
+INSERT INTO t VALUES (1, 0, 0, 0, 'one', 0);
+INSERT INTO t VALUES (2, 0, 0, 0, 'two', 0);
+INSERT INTO t VALUES (3, 0, 0, 0, 'three', 0) RETURNING *;
+INSERT INTO t VALUES (4, -5, 3000000000, 1.50, 'four', 7) RETURNING id, n * 2, big, num;
+UPDATE t SET n = n + -1234 WHERE id = 1;
+UPDATE t SET n = n + 7 WHERE id = 2;
+UPDATE t SET n = n + 99999 WHERE id = 3 RETURNING n;
+UPDATE t SET n = n + 1 WHERE id = 4 RETURNING n;
+UPDATE t SET n = n + 2 WHERE id = 4 RETURNING n;
+UPDATE t SET big = big + 3000000000 WHERE id = 1;
+UPDATE t SET big = big + 3 WHERE id = 2;
+UPDATE t SET big = big + 3000000001 WHERE id = 3;
+UPDATE t SET big = big + 4 WHERE id = 4;
+UPDATE t SET big = big + 5 WHERE id = 4 RETURNING big;
+UPDATE t SET num = num * 1.5 + 0.25 WHERE id = 1;
+UPDATE t SET num = num * 2 + 1 WHERE id = 2;
+UPDATE t SET num = num * 1e2 + 1 WHERE id = 3;
+UPDATE t SET num = num * 0.25 + 99999999999999999999 WHERE id = 4 RETURNING num;
+UPDATE t SET num = num * 0.5 + 1 WHERE id = 4 RETURNING num;
+UPDATE t SET s = 5 WHERE id = 1;
+UPDATE t SET s = 6 WHERE id = 2;
+UPDATE t SET s = 70000 WHERE id = 3;
+UPDATE t SET n = -2147483648 WHERE id = 4;
+UPDATE t SET n = -2147483648 WHERE id = 3;
+UPDATE t SET n = -2147483648 WHERE id = 2 RETURNING n;
+UPDATE t SET n = 'x' || 1 WHERE id = 1;
+UPDATE t SET n = 'x' || 2 WHERE id = 2;
+UPDATE t SET n = 'x' || 3 WHERE id = 3;
+UPDATE t SET nosuch = 1 WHERE id = 1;
+UPDATE t SET nosuch = 2 WHERE id = 2;
+UPDATE t SET nosuch = 3 WHERE id = 3;
+UPDATE t SET n = 1 WHERE nosuch = 12345;
+UPDATE t SET n = 2 WHERE nosuch = 1;
+UPDATE t SET n = 3 WHERE nosuch = 123456;
+INSERT INTO t VALUES (1, 0, 0, 0, 'dup', 0);
+INSERT INTO t VALUES (2, 0, 0, 0, 'dup', 0);
+INSERT INTO t VALUES (3, 0, 0, 0, 'dup', 0);
+UPDATE t SET n = n / 0 WHERE id = 1;
+UPDATE t SET n = n / 0 WHERE id = 2;
+UPDATE t SET n = n / 0 WHERE id = 3;
+UPDATE t SET n = 2147483647 + 1 WHERE id = 1;
+UPDATE t SET n = 2147483647 + 1 WHERE id = 2;
+UPDATE t SET n = 2147483647 + 1 WHERE id = 3;
+BEGIN;
+UPDATE t SET n = n + 10 WHERE id = 1;
+SAVEPOINT s;
+UPDATE t SET n = n + 20 WHERE id = 2;
+ROLLBACK TO s;
+UPDATE t SET n = n + 30 WHERE id = 3;
+UPDATE t SET n = n + 31 WHERE id = 3;
+COMMIT;
+BEGIN;
+UPDATE t SET n = n + 40 WHERE id = 4;
+UPDATE t SET n = n + 41 WHERE id = 4;
+ROLLBACK;
+BEGIN;
+UPDATE t SET n = n + 50 WHERE id = 4;
+UPDATE t SET nosuch = 4 WHERE id = 4;
+UPDATE t SET n = n + 51 WHERE id = 4;
+COMMIT;
+UPDATE t SET a = a || '!' WHERE id = (SELECT id FROM t ORDER BY 1 LIMIT 1);
+UPDATE t SET a = a || '?' WHERE id = (SELECT id FROM t ORDER BY 1 LIMIT 1);
+UPDATE t SET a = a || '#' WHERE id = (SELECT id FROM t ORDER BY 1 DESC LIMIT 2);
+DEALLOCATE ALL;
+UPDATE t SET n = n + 5 WHERE id = 1;
+DISCARD ALL;
+UPDATE t SET n = n + 6 WHERE id = 1;
+UPDATE t SET n = n + 7 WHERE id = 1;
+DELETE FROM t WHERE id = 99;
+DELETE FROM t WHERE id = 98;
+DELETE FROM t WHERE id = 4 RETURNING a, n;
+SELECT * FROM t ORDER BY id;
+"""
+
+PREPARED = "SELECT count(*) FROM pg_prepared_statements WHERE name LIKE 'sqltap_w%';"
+
+
+class PreparedWritesTest(harness.TestCase):
+    def setUp(self):
+        super().setUp()
+        self.pg = self.fixture(harness.PgServer())
+
+    def psql(self, dsn, script):
+        return subprocess.run(["psql", "-X", "-q", "-A", "-v", "ON_ERROR_STOP=0", "-v", "VERBOSITY=verbose", "-e",
+                               "-d", dsn], input=script, capture_output=True, text=True)
+
+    def test_clients_see_the_same_and_the_log_holds_what_committed(self):
+        px = self.fixture(harness.Sqltapd(self.pg.port, capture={}))
+        self.pg.psql("CREATE DATABASE direct")
+        self.pg.psql("CREATE DATABASE proxied")
+        direct = self.psql(self.pg.dsn("direct"), SCRIPT)
+        proxied = self.psql(px.dsn("proxied"), SCRIPT)
+        self.assertEqual(direct.stdout, proxied.stdout)
+        self.assertEqual(direct.stderr, proxied.stderr)
+        # (Errors met by the PREPARE point into the client's statement.)
+        self.assertIn("LINE 1: UPDATE t SET n = 3 WHERE nosuch = 123456;\n" + " " * 33 + "^", proxied.stderr)
+
+        logapply.settled(px.log_dir)
+        entries = logapply.entries(px.log_dir)
+        copy = self.pg.dsn("replica")
+        self.pg.psql("CREATE DATABASE replica")
+        self.pg.psql("CREATE TABLE t (id int PRIMARY KEY, n int, big bigint, num numeric, a text, s smallint)",
+                     dbname="replica")
+        logapply.apply(copy, [e for e in entries if all(c["op"] != "ddl" for c in e["changes"])])
+        self.assertEqual(logapply.rows(self.pg.dsn("proxied"), "t"), logapply.rows(copy, "t"))
+        # Before images are the rows as they were.
+        updates = [c for e in entries for c in e["changes"] if c["op"] == "update" and c["key"] == {"id": "2"}]
+        for before, after in zip(updates, updates[1:]):
+            self.assertEqual(after["old"], before["new"])
+
+    def test_statements_are_prepared_once_per_shape(self):
+        px = self.fixture(harness.Sqltapd(self.pg.port, capture={}))
+        off = self.fixture(harness.Sqltapd(self.pg.port, capture={"prepare_writes": "off"}))
+        self.pg.psql("CREATE TABLE u (id int PRIMARY KEY, n int)")
+        self.pg.psql("INSERT INTO u SELECT g, 0 FROM generate_series(1, 5) g")
+        shapes = "".join(f"UPDATE u SET n = n + {i} WHERE id = {i};\nDELETE FROM u WHERE id = {i + 10};\n"
+                         for i in range(1, 6))
+        counts = {}
+        for name, target in (("on", px), ("off", off)):
+            r = self.psql(target.dsn(), shapes + "SELECT 'x' || 1 AS read;\n" + PREPARED)
+            self.assertEqual(r.stderr, "")
+            counts[name] = r.stdout.strip().splitlines()[-2]
+        self.assertEqual(counts, {"on": "2", "off": "0"})
+        self.assertEqual(self.pg.psql("SELECT sum(n) FROM u"), "30")
+
+
+if __name__ == "__main__":
+    harness.main()
