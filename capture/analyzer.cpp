@@ -115,12 +115,20 @@ void collect_literals(const ProtobufCMessage* m, std::vector<std::pair<std::size
         return;
     }
     const char* base = reinterpret_cast<const char*>(m);
+    if (d == &pg_query__node__descriptor) {  // a oneof of ~250 kinds: straight to the one it holds
+        const auto* n = reinterpret_cast<const PgQuery__Node*>(m);
+        const ProtobufCFieldDescriptor* f = protobuf_c_message_descriptor_get_field(d, unsigned(n->node_case));
+        if (f && f->type == PROTOBUF_C_TYPE_MESSAGE && f->label != PROTOBUF_C_LABEL_REPEATED)
+            if (auto* sub = *reinterpret_cast<ProtobufCMessage* const*>(base + f->offset)) collect_literals(sub, out);
+        return;
+    }
     for (unsigned i = 0; i < d->n_fields; ++i) {
         const ProtobufCFieldDescriptor& f = d->fields[i];
-        if (f.type != PROTOBUF_C_TYPE_MESSAGE || literal_context_banned(f.name)) continue;
+        if (f.type != PROTOBUF_C_TYPE_MESSAGE) continue;
         if ((f.flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
             *reinterpret_cast<const std::uint32_t*>(base + f.quantifier_offset) != f.id)
             continue;
+        if (literal_context_banned(f.name)) continue;
         if (f.label == PROTOBUF_C_LABEL_REPEATED) {
             std::size_t n = *reinterpret_cast<const std::size_t*>(base + f.quantifier_offset);
             auto* items = *reinterpret_cast<ProtobufCMessage* const* const*>(base + f.offset);

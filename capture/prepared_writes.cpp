@@ -1,11 +1,13 @@
 #include "capture/prepared_writes.hpp"
 
+#include <algorithm>
 #include <functional>
+#include <iterator>
 
 namespace sqltap::capture {
 
 std::optional<prepared_form> make_prepared_form(std::string_view client, const statement& s,
-                                                const rewrite_outcome& rewritten) {
+                                                const rewrite_outcome& rewritten, const sql_shape* shape) {
     if (s.location != 0 || s.value_literals.size() > prepared_writes::max_parameters) return std::nullopt;
     const std::string& r = rewritten.sql;
     // Where a byte offset of the client's text lies in the rewritten one
@@ -18,7 +20,16 @@ std::optional<prepared_form> make_prepared_form(std::string_view client, const s
     };
     // The statement ends at its last token and what was added there (not
     // after a comment, which would swallow the EXECUTE after it).
-    std::size_t end = moved(last_token_end(client, 0, std::min(s.length, client.size())));
+    std::size_t stmt_end = std::min(s.length, client.size());
+    std::size_t last = 0;
+    if (shape && shape->size == client.size()) {  // the end of its last token not past the statement's end
+        auto it = std::upper_bound(shape->tokens.begin(), shape->tokens.end(), stmt_end,
+                                   [](std::size_t v, const sql_shape::token& t) { return v < t.end; });
+        if (it != shape->tokens.begin()) last = std::prev(it)->end;
+    } else {
+        last = last_token_end(client, 0, stmt_end);
+    }
+    std::size_t end = moved(last);
     if (end > r.size() || end > prepared_writes::max_text) return std::nullopt;
     prepared_form out;
     out.key.reserve(end);

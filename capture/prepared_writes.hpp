@@ -49,10 +49,11 @@ struct prepared_form {
 };
 
 // The prepared form of `s`, the one statement of `client` (at offset 0), as
-// `rewritten` rewrote it. Nothing when it has no place for it (a literal the
-// rewrite moved, more than max_parameters literals, a text too long).
+// `rewritten` rewrote it; `shape`, when given, is the shape of `client`.
+// Nothing when it has no place for it (a literal the rewrite moved, more than
+// max_parameters literals, a text too long).
 std::optional<prepared_form> make_prepared_form(std::string_view client, const statement& s,
-                                                const rewrite_outcome& rewritten);
+                                                const rewrite_outcome& rewritten, const sql_shape* shape = nullptr);
 
 class prepared_writes {
 public:

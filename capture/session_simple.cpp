@@ -354,7 +354,7 @@ verdict session_capture::state::on_query(const protocol::frame& f, byte_buffer& 
                 if (eng->options().prepare_writes && shape && status != 'E' && !drops && unsupported.empty() &&
                     sub.statements.size() == 1 && slots.size() == 1 && slots[0].r == role::client && slots[0].plan &&
                     slots[0].table) {
-                    if (auto form = make_prepared_form(part_text, sub.statements[0], outcome)) {
+                    if (auto form = make_prepared_form(part_text, sub.statements[0], outcome, shape)) {
                         // The text, the parameters' types (a literal of another
                         // size may have another), the catalog entry.
                         std::string key = std::move(form->key);

@@ -117,6 +117,18 @@ BOOST_AUTO_TEST_CASE(prepared_form_of_a_rewritten_update) {
     BOOST_TEST(f->growth[0].second == 1u);
     BOOST_TEST(f->key.size() == f->body.size() - 3);
     BOOST_TEST(analyze("PREPARE p(" + f->types + ") AS " + f->body).ok);
+    // The statement's end taken from its shape's tokens: the same.
+    auto shape = shape_of(sql);
+    BOOST_REQUIRE(shape.has_value());
+    auto g = make_prepared_form(sql, a.statements[0], r, &*shape);
+    BOOST_REQUIRE(g.has_value());
+    BOOST_TEST(g->key == f->key);
+    BOOST_TEST(g->body == f->body);
+    std::string semi = "UPDATE t SET n = n + 1 WHERE id = 5; -- c";
+    auto as = analyze(semi);
+    auto rs = rewrite(semi, as, [&](const statement&) { return &t; }, column_form::native);
+    auto ss = shape_of(semi);
+    BOOST_TEST(make_prepared_form(semi, as.statements[0], rs, &*ss)->key == make_prepared_form(semi, as.statements[0], rs)->key);
     // Without literals: prepared as it is.
     auto a2 = analyze("DELETE FROM t WHERE a = 'x'");
     auto r2 = rewrite("DELETE FROM t WHERE a = 'x'", a2, [&](const statement&) { return &t; }, column_form::native);
