@@ -1,6 +1,7 @@
 #include "capture/prepared_writes.hpp"
 
 #include <algorithm>
+#include <cstdio>
 #include <functional>
 #include <iterator>
 
@@ -33,8 +34,11 @@ std::optional<prepared_form> make_prepared_form(std::string_view client, const s
     if (end > r.size() || end > prepared_writes::max_text) return std::nullopt;
     prepared_form out;
     out.key.reserve(end);
-    out.body.reserve(end);
+    out.body.reserve(end + 16);
+    out.types.reserve(s.value_literals.size() * 9);
+    out.values.reserve(s.value_literals.size() * 8);
     std::size_t from = 0, k = 0;
+    char param[24];
     for (std::size_t lit : s.value_literals) {
         auto value = number_literal_at(client, lit);
         if (!value) return std::nullopt;
@@ -42,13 +46,17 @@ std::optional<prepared_form> make_prepared_form(std::string_view client, const s
         // The literal must be where the rewrite left it, unchanged.
         if (at < from || at + value->length > end || r.compare(at, value->length, client.substr(lit, value->length)) != 0)
             return std::nullopt;
-        std::string param = "$" + std::to_string(++k);
-        out.key.append(r, from, at - from).append(param);
-        out.body.append(r, from, at - from).append(param);
-        if (param.size() < value->length) out.body.append(value->length - param.size(), ' ');
-        else if (param.size() > value->length) out.growth.emplace_back(lit, param.size() - value->length);
-        out.types += (k > 1 ? ", " : "") + std::string(value->type);
-        out.values += (k > 1 ? ", " : "") + value->value;
+        std::size_t n = std::size_t(std::snprintf(param, sizeof param, "$%zu", ++k));
+        out.key.append(r, from, at - from).append(param, n);
+        out.body.append(r, from, at - from).append(param, n);
+        if (n < value->length) out.body.append(value->length - n, ' ');
+        else if (n > value->length) out.growth.emplace_back(lit, n - value->length);
+        if (k > 1) {
+            out.types.append(", ");
+            out.values.append(", ");
+        }
+        out.types.append(value->type);
+        out.values.append(value->value);
         from = at + value->length;
     }
     out.key.append(r, from, end - from);
