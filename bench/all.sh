@@ -4,7 +4,7 @@
 # and pgbouncer (bench/proxy.sh), capture off (bench/capture.sh) and native
 # logical replication (bench/replay.sh).
 #
-#   bench/all.sh                     10 s per point (about 14 minutes)
+#   bench/all.sh                     10 s per point, capture points 3 rounds each (about 22 minutes)
 #   BENCH_SECONDS=30 bench/all.sh    longer points, steadier figures
 #   bench/all.sh --out FILE          write FILE instead of BENCHMARKS.md
 set -euo pipefail
