@@ -38,6 +38,36 @@ std::size_t quoted_end(std::string_view sql, std::size_t i, char q, bool no_back
     return std::string_view::npos;
 }
 
+bool starts_number(std::string_view sql, std::size_t i) {
+    return i < sql.size() && (is_digit(sql[i]) || (sql[i] == '.' && i + 1 < sql.size() && is_digit(sql[i + 1])));
+}
+
+// The end of the number that starts at sql[i] (see starts_number) as
+// PostgreSQL's lexer reads it (digits, a fraction, an exponent); npos when a
+// name, a dot or a quote runs into it (left to the parser). `integral`:
+// neither a fraction nor an exponent.
+std::size_t number_end(std::string_view sql, std::size_t i, bool& integral) {
+    const std::size_t n = sql.size();
+    integral = true;
+    while (i < n && is_digit(sql[i])) ++i;
+    if (i < n && sql[i] == '.') {
+        integral = false;
+        ++i;
+        while (i < n && is_digit(sql[i])) ++i;
+    }
+    if (i < n && (sql[i] == 'e' || sql[i] == 'E')) {
+        std::size_t j = i + 1;
+        if (j < n && (sql[j] == '+' || sql[j] == '-')) ++j;
+        if (j < n && is_digit(sql[j])) {
+            integral = false;
+            i = j;
+            while (i < n && is_digit(sql[i])) ++i;
+        }
+    }
+    if (i < n && (ident_char(sql[i]) || sql[i] == '.' || sql[i] == '\'' || sql[i] == '"')) return std::string_view::npos;
+    return i;
+}
+
 // Markers of literal kinds in the key; they appear in no token.
 constexpr char number_marker[] = "\x01n";
 constexpr char string_marker[] = "\x01s";
@@ -99,22 +129,10 @@ std::optional<sql_shape> shape_of(std::string_view sql) {
             i = quoted_end(sql, i, '"', false);
             if (i == std::string_view::npos) return std::nullopt;
             emit(b, i, sql.substr(b, i - b));
-        } else if (is_digit(c) || (c == '.' && i + 1 < n && is_digit(sql[i + 1]))) {
-            while (i < n && is_digit(sql[i])) ++i;
-            if (i < n && sql[i] == '.') {
-                ++i;
-                while (i < n && is_digit(sql[i])) ++i;
-            }
-            if (i < n && (sql[i] == 'e' || sql[i] == 'E')) {
-                std::size_t j = i + 1;
-                if (j < n && (sql[j] == '+' || sql[j] == '-')) ++j;
-                if (j < n && is_digit(sql[j])) {
-                    i = j;
-                    while (i < n && is_digit(sql[i])) ++i;
-                }
-            }
-            // A number run into a name, a dot or a quote: left to the parser.
-            if (i < n && (ident_char(sql[i]) || sql[i] == '.' || sql[i] == '\'' || sql[i] == '"')) return std::nullopt;
+        } else if (starts_number(sql, i)) {
+            bool integral;
+            i = number_end(sql, i, integral);
+            if (i == std::string_view::npos) return std::nullopt;
             emit(b, i, number_marker);
         } else if (ident_start(c)) {
             while (i < n && ident_char(sql[i])) ++i;
@@ -153,24 +171,10 @@ std::optional<number_literal> number_literal_at(std::string_view sql, std::size_
         while (i < n && is_space(sql[i])) ++i;
     }
     std::size_t b = i;
-    if (!(i < n && (is_digit(sql[i]) || (sql[i] == '.' && i + 1 < n && is_digit(sql[i + 1]))))) return std::nullopt;
-    bool integral = true;
-    while (i < n && is_digit(sql[i])) ++i;
-    if (i < n && sql[i] == '.') {
-        integral = false;
-        ++i;
-        while (i < n && is_digit(sql[i])) ++i;
-    }
-    if (i < n && (sql[i] == 'e' || sql[i] == 'E')) {
-        std::size_t j = i + 1;
-        if (j < n && (sql[j] == '+' || sql[j] == '-')) ++j;
-        if (j < n && is_digit(sql[j])) {
-            integral = false;
-            i = j;
-            while (i < n && is_digit(sql[i])) ++i;
-        }
-    }
-    if (i < n && (ident_char(sql[i]) || sql[i] == '.' || sql[i] == '\'' || sql[i] == '"')) return std::nullopt;
+    if (!starts_number(sql, i)) return std::nullopt;
+    bool integral;
+    i = number_end(sql, i, integral);
+    if (i == std::string_view::npos) return std::nullopt;
     out.value.append(sql.substr(b, i - b));
     out.length = i - at;
     // As the parser's make_const: an integer that fits 32 bits is an
