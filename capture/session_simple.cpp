@@ -280,12 +280,18 @@ verdict session_capture::state::on_query(const protocol::frame& f, byte_buffer& 
                 std::string_view part_text = std::string_view(o.sql).substr(from, to - from);
 
                 std::vector<table_ptr> keep;
-                analysis sub;  // the part's statements, located within part_text
-                for (std::size_t i = b; i < e; ++i) {
-                    statement s = a.statements[i];
-                    s.location -= from;
-                    sub.statements.push_back(std::move(s));
+                // The part's statements, located within part_text (the
+                // analysis itself when the part is the whole text).
+                analysis part_analysis;
+                const bool whole = b == 0 && e == a.statements.size();
+                if (!whole) {
+                    for (std::size_t i = b; i < e; ++i) {
+                        statement s = a.statements[i];
+                        s.location -= from;
+                        part_analysis.statements.push_back(std::move(s));
+                    }
                 }
+                const analysis& sub = whole ? a : part_analysis;
                 // In a failed transaction everything fails: nothing to rewrite.
                 // Results of a simple Query are text: the added columns can be plain.
                 static const table_lookups nothing;
