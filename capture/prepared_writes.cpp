@@ -1,7 +1,7 @@
 #include "capture/prepared_writes.hpp"
 
 #include <algorithm>
-#include <cstdio>
+#include <charconv>
 #include <functional>
 #include <iterator>
 
@@ -46,7 +46,8 @@ std::optional<prepared_form> make_prepared_form(std::string_view client, const s
         // The literal must be where the rewrite left it, unchanged.
         if (at < from || at + value->length > end || r.compare(at, value->length, client.substr(lit, value->length)) != 0)
             return std::nullopt;
-        std::size_t n = std::size_t(std::snprintf(param, sizeof param, "$%zu", ++k));
+        param[0] = '$';
+        std::size_t n = std::size_t(std::to_chars(param + 1, param + sizeof param, ++k).ptr - param);
         out.key.append(r, from, at - from).append(param, n);
         out.body.append(r, from, at - from).append(param, n);
         if (n < value->length) out.body.append(value->length - n, ' ');

@@ -343,16 +343,20 @@ verdict session_capture::state::on_query(const protocol::frame& f, byte_buffer& 
                     traits.unproved = true;  // its resync record needs the xid the counts bring
                 }
 
-                std::string text = outcome.sql;
                 auto r = std::make_shared<request>();
-                r->positions.part_offset = utf8_chars(std::string_view(o.sql).substr(0, from));
-                for (auto [at, n] : outcome.insertions)
-                    r->positions.insertions.emplace_back(utf8_chars(part_text.substr(0, at)), n);
+                // Error positions: where the client's text is in what is sent.
+                auto map_positions = [&] {
+                    r->positions.part_offset = utf8_chars(std::string_view(o.sql).substr(0, from));
+                    for (auto [at, n] : outcome.insertions)
+                        r->positions.insertions.emplace_back(utf8_chars(part_text.substr(0, at)), n);
+                };
 
                 // A message in which the client may drop prepared statements
                 // takes its snapshots with the query itself, and sqltapd's
                 // statement is prepared again after it.
                 bool drops = std::any_of(slots.begin(), slots.end(), [](const slot& x) { return x.drops_prepared; });
+                std::string text;
+                bool prepared = false;  // text is sqltapd's EXECUTE (and PREPARE)
 
                 // A captured write sent before in the same form: EXECUTE of
                 // sqltapd's prepared statement, the PREPARE first the first
@@ -387,18 +391,24 @@ verdict session_capture::state::on_query(const protocol::frame& f, byte_buffer& 
                                 // The PREPARE's errors point into the client's
                                 // text: past sqltapd's words, the added text and
                                 // the parameters longer than their literals.
+                                map_positions();
                                 r->positions.ours_prefix = head.size();
                                 for (auto [at, n] : form->growth)
                                     r->positions.insertions.emplace_back(utf8_chars(part_text.substr(0, at)), n);
                                 std::sort(r->positions.insertions.begin(), r->positions.insertions.end());
                             } else {
-                                text = head + exec;
-                                r->positions = position_map{};
+                                text = head + exec;  // (its errors have no position in the client's text)
                             }
+                            prepared = true;
                             slots.insert(slots.begin(), ours_slots.begin(), ours_slots.end());
                             for (auto& e : slot_end) e += ours_slots.size();
                         }
                     }
+                }
+
+                if (!prepared) {
+                    map_positions();
+                    text = std::move(outcome.sql);
                 }
 
                 // The write counts: write_check = always takes them from
