@@ -138,6 +138,41 @@ class PreparedWritesTest(harness.TestCase):
         self.assertEqual(counts, {"on": "2", "off": "0"})
         self.assertEqual(self.pg.psql("SELECT sum(n) FROM u"), "30")
 
+    def test_ddl_and_search_path_prepare_anew(self):
+        # A column type changed through sqltapd, or a search_path that names
+        # another table of the same name: the next statement is prepared
+        # again rather than meeting "cached plan must not change result type".
+        px = self.fixture(harness.Sqltapd(self.pg.port, capture={}))
+        r = subprocess.run(["psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-d", px.dsn()], input="""
+CREATE TABLE t (id int PRIMARY KEY, n int);
+CREATE SCHEMA other;
+CREATE TABLE other.t (id int PRIMARY KEY, n numeric);
+INSERT INTO public.t VALUES (1, 0);
+INSERT INTO other.t VALUES (1, 0.5);
+UPDATE t SET n = n + 1 WHERE id = 1 RETURNING n;
+UPDATE t SET n = n + 2 WHERE id = 1 RETURNING n;
+UPDATE t SET n = n + 3 WHERE id = 1 RETURNING n;
+ALTER TABLE t ALTER COLUMN n TYPE bigint;
+UPDATE t SET n = n + 4 WHERE id = 1 RETURNING n;
+UPDATE t SET n = n + 5 WHERE id = 1 RETURNING n;
+SET search_path = other, public;
+UPDATE t SET n = n + 6 WHERE id = 1 RETURNING n;
+UPDATE t SET n = n + 7 WHERE id = 1 RETURNING n;
+RESET search_path;
+UPDATE t SET n = n + 8 WHERE id = 1 RETURNING n;
+""" + PREPARED, capture_output=True, text=True)
+        self.assertEqual(r.stderr, "")
+        out = r.stdout.split()
+        self.assertEqual(out[:-1], ["1", "3", "6", "10", "15", "6.5", "13.5", "23"])
+        # public.t prepared before and after the ALTER, other.t once (a
+        # catalog reread in between would make one more).
+        self.assertGreaterEqual(int(out[-1]), 3)
+        logapply.settled(px.log_dir)
+        news = [(c["table"] if c["schema"] == "public" else "other." + c["table"], c["new"]["n"])
+                for e in logapply.entries(px.log_dir) for c in e["changes"] if c["op"] == "update"]
+        self.assertEqual(news, [("t", "1"), ("t", "3"), ("t", "6"), ("t", "10"), ("t", "15"),
+                                ("other.t", "6.5"), ("other.t", "13.5"), ("t", "23")])
+
 
 if __name__ == "__main__":
     harness.main()
