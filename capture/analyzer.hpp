@@ -151,6 +151,7 @@ public:
         else put(std::move(key), std::move(value));
     }
     std::size_t size() const noexcept { return map_.size(); }
+    std::size_t capacity() const noexcept { return capacity_; }
     // Takes the least recently used value out (nothing when empty).
     std::optional<V> pop_oldest() {
         if (lru_.empty()) return std::nullopt;

@@ -11,14 +11,7 @@ std::optional<prepared_form> make_prepared_form(std::string_view client, const s
                                                 const rewrite_outcome& rewritten, const sql_shape* shape) {
     if (s.location != 0 || s.value_literals.size() > prepared_writes::max_parameters) return std::nullopt;
     const std::string& r = rewritten.sql;
-    // Where a byte offset of the client's text lies in the rewritten one
-    // (text added at an offset comes before what the client had there).
-    auto moved = [&](std::size_t at) {
-        std::size_t shift = 0;
-        for (auto [o, n] : rewritten.insertions)
-            if (o <= at) shift += n;
-        return at + shift;
-    };
+    auto moved = [&](std::size_t at) { return rewritten_offset(rewritten, at); };
     // The statement ends at its last token and what was added there (not
     // after a comment, which would swallow the EXECUTE after it).
     std::size_t stmt_end = std::min(s.length, client.size());
@@ -66,7 +59,7 @@ std::optional<prepared_form> make_prepared_form(std::string_view client, const s
 }
 
 std::optional<prepared_writes::use> prepared_writes::get(const std::string& key, std::shared_ptr<const void> keep) {
-    if (capacity_ == 0) return std::nullopt;
+    if (entries_.capacity() == 0) return std::nullopt;
     if (entry* e = entries_.find(key)) return use{e->name, !e->ready, std::nullopt};
     // The first time: remembered (by hash), sent as text.
     std::string h = std::to_string(std::hash<std::string>{}(key));
@@ -77,7 +70,7 @@ std::optional<prepared_writes::use> prepared_writes::get(const std::string& key,
     use u;
     u.name = "sqltap_w" + std::to_string(++seq_);
     u.prepare = true;
-    if (entries_.size() >= capacity_) {
+    if (entries_.size() >= entries_.capacity()) {
         if (auto old = entries_.pop_oldest(); old && old->ready) u.deallocate = old->name;
     }
     entries_.put(key, entry{u.name, false, std::move(keep)});

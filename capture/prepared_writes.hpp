@@ -60,7 +60,7 @@ public:
     static constexpr std::size_t max_parameters = 256;
     static constexpr std::size_t max_text = 8192;
     explicit prepared_writes(std::size_t capacity = 128, std::size_t seen_capacity = 1024)
-        : entries_(capacity), seen_(seen_capacity), capacity_(capacity) {}
+        : entries_(capacity), seen_(seen_capacity) {}
 
     struct use {
         std::string name;
@@ -84,7 +84,6 @@ private:
     };
     lru_map<entry> entries_;
     lru_map<char> seen_;  // hashes of keys sent once
-    std::size_t capacity_;
     std::uint64_t seq_ = 0;  // names are never used twice in a session
 };
 

@@ -584,6 +584,13 @@ void apply_edits(std::string_view sql, const std::vector<rewrite_edit>& edits,
     out.sql.append(sql.substr(from));
 }
 
+std::size_t rewritten_offset(const rewrite_outcome& out, std::size_t at) {
+    std::size_t shift = 0;
+    for (auto [o, n] : out.insertions)
+        if (o <= at) shift += n;
+    return at + shift;
+}
+
 void apply_edits(std::string_view sql, rewrite_outcome& out) {
     std::vector<std::pair<std::size_t, std::size_t>> places;
     places.reserve(out.edits.size());

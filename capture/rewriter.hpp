@@ -86,6 +86,9 @@ struct rewrite_outcome {
 
 // Makes out.sql and out.insertions from the client's text and out.edits.
 void apply_edits(std::string_view sql, rewrite_outcome& out);
+// Where byte offset `at` of the client's text lies in out.sql: text added at
+// `at` comes before what the client had there.
+std::size_t rewritten_offset(const rewrite_outcome& out, std::size_t at);
 // The same with `edits` (stored back to front) at `places` in `sql` (front to
 // back: offset, bytes replaced): the rewrite cache's edits in another text of
 // the same shape.

@@ -448,11 +448,8 @@ verdict session_capture::state::on_query(const protocol::frame& f, byte_buffer& 
                         const statement& s = sub.statements[extra[k].first];
                         // Offset of the statement's end in the rewritten text.
                         std::size_t end_client = last_token_end(part_text, s.location, s.location + s.length);
-                        std::size_t shift = 0;
-                        for (auto [at, n] : outcome.insertions)
-                            if (at <= end_client) shift += n;
                         std::string ins = ";" + snaps[k].joined();
-                        text.insert(end_client + shift, ins);
+                        text.insert(rewritten_offset(outcome, end_client), ins);
                         r->positions.insertions.emplace_back(utf8_chars(part_text.substr(0, end_client)), ins.size());
                         slots.insert(slots.begin() + long(slot_end[extra[k].first]), snaps[k].slots.begin(),
                                      snaps[k].slots.end());
