@@ -167,6 +167,8 @@ console_answer show_stats(const sources& src) {
         add("log_append_failures", c.log_failures.load());
         add("log_lost_transactions", c.lost_transactions.load());
         add("catalog_failures", c.catalog_failures.load());
+        add("writes_prepared", c.prepared_writes.load());
+        add("writes_prepared_shortcut", c.prepared_shortcuts.load());
     }
     if (src.replay) {
         std::uint64_t txns = 0, rows_applied = 0, conflicts = 0;

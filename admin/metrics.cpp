@@ -104,6 +104,12 @@ std::string prometheus_text(const sources& src) {
               "durability = async: transactions committed whose entry the change log could not take (their tables "
               "got resync records).",
               double(c.lost_transactions.load()));
+        w.one("sqltap_prepared_writes_total", "counter",
+              "Captured writes of simple Queries run as EXECUTE of sqltapd's prepared statements.",
+              double(c.prepared_writes.load()));
+        w.one("sqltap_prepared_write_shortcuts_total", "counter",
+              "Of those, the ones known by their shape (not analysed or rewritten again).",
+              double(c.prepared_shortcuts.load()));
     }
     if (src.log) {
         auto st = src.log->stats();

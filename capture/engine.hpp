@@ -55,6 +55,11 @@ struct engine_counters {
     // async: committed on the publisher, but the log could not take the entry
     std::atomic<std::uint64_t> lost_transactions{0};
     std::atomic<std::uint64_t> catalog_failures{0};
+    // Captured writes of simple Queries sent as EXECUTE of sqltapd's
+    // prepared statements (prepared_writes.hpp), and of those the ones that
+    // took the shortcut (known by their shape: not analysed or rewritten).
+    std::atomic<std::uint64_t> prepared_writes{0};
+    std::atomic<std::uint64_t> prepared_shortcuts{0};
 };
 
 using table_ptr = std::shared_ptr<const table_info>;

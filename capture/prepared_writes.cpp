@@ -58,6 +58,61 @@ std::optional<prepared_form> make_prepared_form(std::string_view client, const s
     return out;
 }
 
+std::optional<write_pattern> make_write_pattern(std::string_view client, const statement& s, const sql_shape& shape,
+                                                const prepared_form& form) {
+    if (s.location != 0 || shape.size != client.size()) return std::nullopt;
+    write_pattern p;
+    p.types = form.types;
+    p.literals.reserve(s.value_literals.size());
+    std::size_t from = 0;
+    for (std::size_t lit : s.value_literals) {
+        auto value = number_literal_at(client, lit);
+        if (!value || lit < from) return std::nullopt;
+        std::size_t end = lit + value->length;
+        auto first = std::lower_bound(shape.tokens.begin(), shape.tokens.end(), lit,
+                                      [](const sql_shape::token& t, std::size_t v) { return t.begin < v; });
+        auto last = std::lower_bound(first, shape.tokens.end(), end,
+                                     [](const sql_shape::token& t, std::size_t v) { return t.end < v; });
+        if (first == shape.tokens.end() || first->begin != lit || last == shape.tokens.end() || last->end != end)
+            return std::nullopt;
+        p.around.emplace_back(client.substr(from, lit - from));
+        p.literals.push_back({std::uint32_t(first - shape.tokens.begin()), std::uint32_t(last - shape.tokens.begin())});
+        from = end;
+    }
+    p.around.emplace_back(client.substr(from));
+    return p;
+}
+
+std::optional<std::string> match_write_pattern(const write_pattern& p, std::string_view sql, const sql_shape& shape) {
+    std::string values, types;
+    values.reserve(p.literals.size() * 8);
+    types.reserve(p.types.size());
+    std::size_t at = 0;
+    for (std::size_t k = 0; k < p.literals.size(); ++k) {
+        const std::string& before = p.around[k];
+        const auto [first, last] = p.literals[k];
+        if (sql.compare(at, before.size(), before) != 0 || last >= shape.tokens.size()) return std::nullopt;
+        at += before.size();
+        auto value = number_literal_at(sql, at);
+        if (!value || shape.tokens[first].begin != at || shape.tokens[last].end != at + value->length)
+            return std::nullopt;
+        if (k > 0) {
+            values.append(", ");
+            types.append(", ");
+        }
+        values.append(value->value);
+        types.append(value->type);
+        at += value->length;
+    }
+    if (sql.substr(std::min(at, sql.size())) != p.around.back() || types != p.types) return std::nullopt;
+    return values;
+}
+
+const std::string* prepared_writes::ready(const std::string& key) {
+    entry* e = entries_.find(key);
+    return e && e->ready ? &e->name : nullptr;
+}
+
 std::optional<prepared_writes::use> prepared_writes::get(const std::string& key, std::shared_ptr<const void> keep) {
     if (entries_.capacity() == 0) return std::nullopt;
     if (entry* e = entries_.find(key)) return use{e->name, !e->ready, std::nullopt};

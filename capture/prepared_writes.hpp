@@ -55,6 +55,30 @@ struct prepared_form {
 std::optional<prepared_form> make_prepared_form(std::string_view client, const statement& s,
                                                 const rewrite_outcome& rewritten, const sql_shape* shape = nullptr);
 
+// A captured write's client text as a pattern for the texts of its shape
+// that differ from it only in the numbers that became its parameters (they
+// run as the same prepared statement): the text around those literals, and
+// the shape's tokens each literal starts and ends at.
+struct write_pattern {
+    std::vector<std::string> around;  // before the first literal, between two, after the last
+    struct literal {
+        std::uint32_t first, last;    // token indexes ("-" and the number, or the number alone)
+    };
+    std::vector<literal> literals;
+    std::string types;                // as prepared_form::types
+};
+
+// The pattern of `client` (`shape` is its shape), whose one statement `s`
+// has the prepared form `form`. Nothing when a literal starts or ends
+// inside a token of the shape.
+std::optional<write_pattern> make_write_pattern(std::string_view client, const statement& s, const sql_shape& shape,
+                                                const prepared_form& form);
+
+// For `sql` of shape `shape`, whose key is that of the pattern's text: the
+// EXECUTE's values ("-12, 345", as prepared_form::values) when `sql` is the
+// pattern's text with other numbers of the same types.
+std::optional<std::string> match_write_pattern(const write_pattern& p, std::string_view sql, const sql_shape& shape);
+
 class prepared_writes {
 public:
     static constexpr std::size_t max_parameters = 256;
@@ -70,6 +94,9 @@ public:
     // What to send for a statement of this key: nothing the first time the
     // session sends it (send the text); `keep` is held while the statement is.
     std::optional<use> get(const std::string& key, std::shared_ptr<const void> keep);
+    // The name of the statement of `key` when its PREPARE completed (null
+    // otherwise); it counts as used.
+    const std::string* ready(const std::string& key);
     // The PREPARE for `key` completed: EXECUTE alone from now on.
     void prepared(const std::string& key);
     // The client may have dropped prepared statements: prepare anew, under new names.

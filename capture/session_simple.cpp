@@ -1,6 +1,7 @@
 // The simple-query protocol: one client Query message, held until it has been
 // sent whole (possibly in parts, with sqltapd's own statements around it).
 #include <algorithm>
+#include <cstring>
 
 #include "capture/session_state.hpp"
 
@@ -58,7 +59,42 @@ struct session_capture::state::query_op {
     std::optional<commit_decision> commit;  // the commit being prepared
     std::vector<uncaptured_write> uncaptured;
     std::string verify;  // verify_append: the EXECUTE that goes before the COMMIT
+    std::uint64_t generation = 0;  // the engine's catalog generation when the message came
 };
+
+std::optional<verdict> session_capture::state::try_known_write(std::string_view sql, byte_buffer& out) {
+    // As next_part would send it: in a block (no wrapping), no counts to
+    // take, no DDL in the transaction (lookups on the session's connection),
+    // every earlier answer in (the transaction state is known).
+    if (known_writes.size() == 0 || status != 'T' || !pending.empty() || had_ddl || !ddl_tables.empty() ||
+        !lazy_check() || sql.size() > prepared_writes::max_text)
+        return std::nullopt;
+    std::size_t b = sql.find_first_not_of(" \t\r\n");
+    if (b == std::string_view::npos || !std::strchr("iIuUdDwW", sql[b])) return std::nullopt;  // INSERT, UPDATE, DELETE, WITH
+    auto shape = shape_of(sql);
+    if (!shape) return std::nullopt;
+    shape->key.push_back(xid.empty() ? 'x' : '-');  // the xid is asked for until the session knows it
+    known_write* k = known_writes.find(shape->key);
+    // The same catalog entry: no DDL since, the same search path.
+    if (!k || k->generation != eng->generation() || (k->unqualified && (!sp_known || k->schemas != schemas)))
+        return std::nullopt;
+    const std::string* name = writes.ready(k->key);
+    if (!name) return std::nullopt;
+    auto values = match_write_pattern(k->pattern, sql, *shape);
+    if (!values) return std::nullopt;
+    ready.reset();
+    std::string text;
+    text.reserve(9 + name->size() + values->size() + 2);
+    text.append("EXECUTE ").append(*name);
+    if (!values->empty()) text.append("(").append(*values).append(")");
+    auto r = std::make_shared<request>();
+    r->slots.push_back(k->sl);
+    may_write = true;
+    send_query(out, std::move(text), std::move(r));
+    eng->counters().prepared_writes.fetch_add(1, std::memory_order_relaxed);
+    eng->counters().prepared_shortcuts.fetch_add(1, std::memory_order_relaxed);
+    return verdict::replace;
+}
 
 verdict session_capture::state::on_query(const protocol::frame& f, byte_buffer& out) {
     if (!op) {
@@ -72,7 +108,9 @@ verdict session_capture::state::on_query(const protocol::frame& f, byte_buffer& 
             pending.push_back(std::move(r));
             return verdict::forward;
         }
+        if (auto v = try_known_write(sql, out)) return *v;
         op = std::make_shared<query_op>();
+        op->generation = eng->generation();
         op->sql.assign(sql);
         op->a = cache.get(sql, &op->shape);
     }
@@ -372,6 +410,25 @@ verdict session_capture::state::on_query(const protocol::frame& f, byte_buffer& 
                         const void* table = slots[0].table.get();
                         key.append(reinterpret_cast<const char*>(&table), sizeof table);
                         if (auto use = writes.get(key, slots[0].table)) {
+                            // Next time, a text of this shape may take the
+                            // shortcut (try_known_write) when nothing but
+                            // its numbers differ.
+                            if (status == 'T' && whole && !o.lookups->in_session && !had_ddl && ddl_tables.empty() &&
+                                lazy_check() && traits.captures && !traits.hidden && !traits.unproved &&
+                                !traits.control && !traits.non_transactional) {
+                                if (auto pattern = make_write_pattern(part_text, sub.statements[0], *shape, *form)) {
+                                    known_write k;
+                                    k.pattern = std::move(*pattern);
+                                    k.key = key;
+                                    k.sl = slots[0];
+                                    for (const auto& t : sub.statements[0].targets) k.unqualified |= t.schema.empty();
+                                    k.schemas = schemas;
+                                    k.generation = o.generation;
+                                    std::string shape_key = shape->key;
+                                    shape_key.push_back(with_xid ? 'x' : '-');
+                                    known_writes.assign(std::move(shape_key), std::move(k));
+                                }
+                            }
                             std::string head;
                             std::vector<slot> ours_slots;
                             if (use->deallocate) {
@@ -400,6 +457,7 @@ verdict session_capture::state::on_query(const protocol::frame& f, byte_buffer& 
                                 text = head + exec;  // (its errors have no position in the client's text)
                             }
                             prepared = true;
+                            eng->counters().prepared_writes.fetch_add(1, std::memory_order_relaxed);
                             slots.insert(slots.begin(), ours_slots.begin(), ours_slots.end());
                             for (auto& e : slot_end) e += ours_slots.size();
                         }

@@ -270,6 +270,21 @@ struct session_capture::state : std::enable_shared_from_this<session_capture::st
     std::uint32_t stats_seq = 0;
     // Captured writes of simple Queries that run as sqltapd's prepared statements.
     prepared_writes writes;
+    // Their shortcut: a write of a shape sent before, inside a transaction
+    // block, whose prepared statement is ready, goes as its EXECUTE without
+    // being analysed, looked up and rewritten again (try_known_write). By
+    // the text's shape key and whether the xid is asked for.
+    struct known_write {
+        write_pattern pattern;
+        std::string key;  // in `writes`
+        detail::slot sl;  // the statement's slot
+        // What the catalog entry in the slot was looked up with.
+        bool unqualified = false;  // a target without a schema: looked up by `schemas`
+        std::vector<std::string> schemas;
+        std::uint64_t generation = 0;  // the engine's catalog generation before the lookup
+    };
+    lru_map<known_write> known_writes{128};
+    std::optional<verdict> try_known_write(std::string_view sql, byte_buffer& out);  // session_simple.cpp
     // The client may have dropped prepared statements (DEALLOCATE, DISCARD):
     // sqltapd's are prepared again, under new names.
     void forget_prepared() {

@@ -164,12 +164,62 @@ BOOST_AUTO_TEST_CASE(prepared_the_second_time_and_forgotten_on_request) {
     auto d = w.get("d", nullptr);
     BOOST_REQUIRE(d->deallocate.has_value());
     BOOST_TEST(*d->deallocate == "sqltap_w1");
+    // Ready: only once its PREPARE completed.
+    BOOST_TEST(w.ready("c") != nullptr);
+    BOOST_TEST(*w.ready("c") == "sqltap_w3");
+    BOOST_TEST(w.ready("d") == nullptr);
     // Forgotten: new names.
     w.forget();
+    BOOST_TEST(w.ready("c") == nullptr);
     auto c2 = w.get("c", nullptr);
     BOOST_TEST(c2->prepare);
     BOOST_TEST(c2->name == "sqltap_w5");
     BOOST_TEST(!c2->deallocate.has_value());
+}
+
+BOOST_AUTO_TEST_CASE(texts_of_a_known_shape_match_its_pattern_when_only_parameters_differ) {
+    auto t = table_t();
+    t.columns.push_back({"n", 23, "integer", false});
+    t.columns.push_back({"a", 25, "text", false});
+    std::string sql = "UPDATE t SET n = n + - 12, a = 'x' WHERE id = 5; -- c";
+    auto a = analyze(sql);
+    auto r = rewrite(sql, a, [&](const statement&) { return &t; }, column_form::native);
+    auto shape = shape_of(sql);
+    BOOST_REQUIRE(shape.has_value());
+    auto form = make_prepared_form(sql, a.statements[0], r, &*shape);
+    BOOST_REQUIRE(form.has_value());
+    auto p = make_write_pattern(sql, a.statements[0], *shape, *form);
+    BOOST_REQUIRE(p.has_value());
+    BOOST_TEST((p->around == strings{"UPDATE t SET n = n + ", ", a = 'x' WHERE id = ", "; -- c"}));
+    BOOST_TEST(p->types == "integer, integer");
+    auto match = [&](const std::string& text) -> std::optional<std::string> {
+        auto sh = shape_of(text);
+        BOOST_REQUIRE(sh.has_value());
+        if (sh->key != shape->key) return std::nullopt;  // (looked up by the key)
+        return match_write_pattern(*p, text, *sh);
+    };
+    BOOST_TEST(match(sql).value_or("none") == "-12, 5");
+    BOOST_TEST(match("UPDATE t SET n = n + -7, a = 'x' WHERE id = 123456; -- c").value_or("none") == "-7, 123456");
+    BOOST_TEST(match("UPDATE t SET n = n + -  0, a = 'x' WHERE id = 0; -- c").value_or("none") == "-0, 0");
+    BOOST_TEST(!match("UPDATE t SET n = n + 7, a = 'x' WHERE id = 1; -- c").has_value());  // another shape
+    // Not the pattern's text: another string, other blanks or comments,
+    // numbers of other types.
+    for (const char* other : {"UPDATE t SET n = n + -7, a = 'y' WHERE id = 1; -- c",
+                              "UPDATE t SET n = n + -7, a = 'x' WHERE id = 1; -- d",
+                              "UPDATE t SET n = n + -7, a = 'x'  WHERE id = 1; -- c",
+                              "UPDATE t SET n = n + -7, a = 'x' WHERE id = 1;",
+                              "UPDATE t SET n = n + -7, a = 'x' WHERE id = 1 ; -- c",
+                              "UPDATE t SET n = n + -7, a = 'x' WHERE id = 3000000000; -- c",
+                              "UPDATE t SET n = n + -7.5, a = 'x' WHERE id = 1; -- c",
+                              "UPDATE t SET n = n + -1e3, a = 'x' WHERE id = 1; -- c"})
+        BOOST_TEST(!match(other).has_value(), other);
+    // A literal that is not a token of its own has no pattern.
+    std::string merged = "UPDATE t SET n = n +-12 WHERE id = 5";
+    auto am = analyze(merged);
+    auto rm = rewrite(merged, am, [&](const statement&) { return &t; }, column_form::native);
+    auto sm = shape_of(merged);
+    auto fm = make_prepared_form(merged, am.statements[0], rm, &*sm);
+    if (fm) BOOST_TEST(!make_write_pattern(merged, am.statements[0], *sm, *fm).has_value());
 }
 
 BOOST_AUTO_TEST_SUITE_END()
