@@ -230,35 +230,39 @@ void change_log::submit(request r) {
 }
 
 void change_log::append_in_doubt(transaction t, done_fn done, std::int64_t xid_seen_us) {
-    auto r = request::make(request::append_in_doubt, std::move(t), 0, std::move(done));
-    r.xid_seen_us = xid_seen_us;
+    auto r = request::make(request::append_in_doubt, 0, std::move(done));
+    r.value = encode(t);
+    // The in-doubt mark: xid, database and (later versions) when the xid was seen.
+    r.key = t.xid + '\0' + t.database + (xid_seen_us ? '\0' + std::to_string(xid_seen_us) : std::string());
     submit(std::move(r));
 }
 
 void change_log::append_committed(transaction t, done_fn done) {
-    submit(request::make(request::append_committed, std::move(t), 0, std::move(done)));
+    auto r = request::make(request::append_committed, 0, std::move(done));
+    r.value = encode(t);
+    submit(std::move(r));
 }
 
 void change_log::resolve(std::uint64_t lsn, bool committed, done_fn done) {
-    submit(request::make(committed ? request::resolve_committed : request::resolve_aborted, {}, lsn, std::move(done)));
+    submit(request::make(committed ? request::resolve_committed : request::resolve_aborted, lsn, std::move(done)));
 }
 
 void change_log::flush() {
     std::promise<void> p;
     auto f = p.get_future();
-    submit(request::make(request::barrier, {}, 0, [&p](std::error_code, std::uint64_t) { p.set_value(); }));
+    submit(request::make(request::barrier, 0, [&p](std::error_code, std::uint64_t) { p.set_value(); }));
     f.wait();
 }
 
 void change_log::put_replay(std::string key, std::string value, done_fn done) {
-    request r = request::make(request::replay_put, {}, 0, std::move(done));
+    request r = request::make(request::replay_put, 0, std::move(done));
     r.key = std::move(key);
     r.value = std::move(value);
     submit(std::move(r));
 }
 
 void change_log::purge(std::uint64_t below, std::size_t limit, done_fn done) {
-    request r = request::make(request::purge, {}, below, std::move(done));
+    request r = request::make(request::purge, below, std::move(done));
     r.limit = limit;
     r.bound = below;
     submit(std::move(r));
@@ -269,11 +273,6 @@ void change_log::apply(MDB_txn* t, request& r) {
         case request::append_in_doubt:
         case request::append_committed: {
             r.lsn = next_lsn_;
-            if (r.value.empty()) r.value = encode(r.txn);  // kept for the journal
-            // The in-doubt mark: xid, database and (later versions) when the xid was seen.
-            if (r.kind == request::append_in_doubt && r.key.empty())
-                r.key = r.txn.xid + '\0' + r.txn.database +
-                        (r.xid_seen_us ? '\0' + std::to_string(r.xid_seen_us) : std::string());
             put_entry(t, r.lsn, r.value, r.kind == request::append_in_doubt ? &r.key : nullptr);
             ++next_lsn_;
             break;

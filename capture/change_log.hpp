@@ -152,17 +152,18 @@ public:
 private:
     struct request {
         enum kind_t { append_in_doubt, append_committed, resolve_committed, resolve_aborted, barrier, replay_put, purge } kind;
-        transaction txn;
         std::uint64_t lsn = 0;  // resolve: the LSN; purge: the bound
         done_fn done;
-        std::string key, value;  // replay_put; an append: its in-doubt mark and encoded record, once applied
+        // replay_put; an append: its encoded record (made by the appending
+        // thread, which frees the transaction where it allocated it) and,
+        // in doubt, its mark.
+        std::string key, value;
         std::size_t limit = 0;   // purge
-        std::int64_t xid_seen_us = 0;  // append_in_doubt
         std::uint64_t bound = 0;       // purge: below it (lsn becomes the count deleted)
         std::error_code error;         // with the journal: what a request waiting for the checkpoint met
         bool appends() const noexcept { return kind == append_in_doubt || kind == append_committed; }
-        static request make(kind_t k, transaction t, std::uint64_t lsn, done_fn d) {
-            request r{k, std::move(t), lsn, std::move(d), {}, {}, 0, 0, 0, {}};
+        static request make(kind_t k, std::uint64_t lsn, done_fn d) {
+            request r{k, lsn, std::move(d), {}, {}, 0, 0, {}};
             return r;
         }
     };

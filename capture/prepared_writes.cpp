@@ -63,12 +63,13 @@ std::optional<write_pattern> make_write_pattern(std::string_view client, const s
     if (s.location != 0 || shape.size != client.size()) return std::nullopt;
     write_pattern p;
     p.types = form.types;
-    p.literals.reserve(s.value_literals.size());
+    p.around.reserve(s.value_literals.size() + 1);
     std::size_t from = 0;
     for (std::size_t lit : s.value_literals) {
         auto value = number_literal_at(client, lit);
         if (!value || lit < from) return std::nullopt;
         std::size_t end = lit + value->length;
+        // A token starts at the literal, one ends where it ends.
         auto first = std::lower_bound(shape.tokens.begin(), shape.tokens.end(), lit,
                                       [](const sql_shape::token& t, std::size_t v) { return t.begin < v; });
         auto last = std::lower_bound(first, shape.tokens.end(), end,
@@ -76,35 +77,46 @@ std::optional<write_pattern> make_write_pattern(std::string_view client, const s
         if (first == shape.tokens.end() || first->begin != lit || last == shape.tokens.end() || last->end != end)
             return std::nullopt;
         p.around.emplace_back(client.substr(from, lit - from));
-        p.literals.push_back({std::uint32_t(first - shape.tokens.begin()), std::uint32_t(last - shape.tokens.begin())});
         from = end;
     }
     p.around.emplace_back(client.substr(from));
     return p;
 }
 
-std::optional<std::string> match_write_pattern(const write_pattern& p, std::string_view sql, const sql_shape& shape) {
-    std::string values, types;
-    values.reserve(p.literals.size() * 8);
-    types.reserve(p.types.size());
-    std::size_t at = 0;
-    for (std::size_t k = 0; k < p.literals.size(); ++k) {
+std::string pattern_key(std::string_view sql) {
+    std::string key(sql.size(), '\0');
+    char* out = key.data();
+    for (char c : sql) {
+        *out = c;
+        out += c < '0' || c > '9';
+    }
+    key.resize(std::size_t(out - key.data()));
+    return key;
+}
+
+std::optional<std::string> match_write_pattern(const write_pattern& p, std::string_view sql) {
+    std::string values;
+    values.reserve(p.around.size() * 8);
+    std::size_t at = 0, types_at = 0;
+    for (std::size_t k = 0; k + 1 < p.around.size(); ++k) {
         const std::string& before = p.around[k];
-        const auto [first, last] = p.literals[k];
-        if (sql.compare(at, before.size(), before) != 0 || last >= shape.tokens.size()) return std::nullopt;
+        if (sql.compare(at, before.size(), before) != 0) return std::nullopt;
         at += before.size();
+        // The same text before it: the lexer is where it was at the
+        // pattern's literal, which a number may replace.
         auto value = number_literal_at(sql, at);
-        if (!value || shape.tokens[first].begin != at || shape.tokens[last].end != at + value->length)
-            return std::nullopt;
+        if (!value) return std::nullopt;
         if (k > 0) {
+            if (p.types.compare(types_at, 2, ", ") != 0) return std::nullopt;
+            types_at += 2;
             values.append(", ");
-            types.append(", ");
         }
+        if (p.types.compare(types_at, value->type.size(), value->type) != 0) return std::nullopt;
+        types_at += value->type.size();
         values.append(value->value);
-        types.append(value->type);
         at += value->length;
     }
-    if (sql.substr(std::min(at, sql.size())) != p.around.back() || types != p.types) return std::nullopt;
+    if (types_at != p.types.size() || sql.substr(std::min(at, sql.size())) != p.around.back()) return std::nullopt;
     return values;
 }
 

@@ -55,29 +55,29 @@ struct prepared_form {
 std::optional<prepared_form> make_prepared_form(std::string_view client, const statement& s,
                                                 const rewrite_outcome& rewritten, const sql_shape* shape = nullptr);
 
-// A captured write's client text as a pattern for the texts of its shape
-// that differ from it only in the numbers that became its parameters (they
-// run as the same prepared statement): the text around those literals, and
-// the shape's tokens each literal starts and ends at.
+// A captured write's client text as a pattern for the texts that differ
+// from it only in the numbers that became its parameters (they run as the
+// same prepared statement): the text around those literals.
 struct write_pattern {
     std::vector<std::string> around;  // before the first literal, between two, after the last
-    struct literal {
-        std::uint32_t first, last;    // token indexes ("-" and the number, or the number alone)
-    };
-    std::vector<literal> literals;
     std::string types;                // as prepared_form::types
 };
 
 // The pattern of `client` (`shape` is its shape), whose one statement `s`
-// has the prepared form `form`. Nothing when a literal starts or ends
-// inside a token of the shape.
+// has the prepared form `form`. Nothing when a literal is not a token (or a
+// minus and a number) of the shape: only then is it certain that the same
+// text with another number there parses the same.
 std::optional<write_pattern> make_write_pattern(std::string_view client, const statement& s, const sql_shape& shape,
                                                 const prepared_form& form);
 
-// For `sql` of shape `shape`, whose key is that of the pattern's text: the
-// EXECUTE's values ("-12, 345", as prepared_form::values) when `sql` is the
-// pattern's text with other numbers of the same types.
-std::optional<std::string> match_write_pattern(const write_pattern& p, std::string_view sql, const sql_shape& shape);
+// The text without its digits: the texts that may match a pattern share it
+// with the pattern's text (a key to find the pattern by).
+std::string pattern_key(std::string_view sql);
+
+// The EXECUTE's values ("-12, 345", as prepared_form::values) when `sql` is
+// the pattern's text with other numbers of the same types at its literals'
+// places (everything else byte for byte the same).
+std::optional<std::string> match_write_pattern(const write_pattern& p, std::string_view sql);
 
 class prepared_writes {
 public:

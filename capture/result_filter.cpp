@@ -61,41 +61,48 @@ std::error_code result_filter::on_data_row(protocol::bytes body, captured_row& o
     };
     if (plan_.match) flag(out.match);
     out.old_key.clear();
-    out.old_rest.clear();
+    out.old_row.clear();
+    const auto& keys = plan_.table->key_columns;
     if (plan_.old_image) {
-        // The columns the update may change, as they were, in one record;
-        // the others as in the new row. Then: its key, and the rest.
+        // The columns the update may change, as they were, in one record
+        // (in table order); the others as in the new row.
         auto v = r.nullable_value();
         if (r.error()) return r.error();
         if (!v) return errc::bad_value;
         const auto& cols = plan_.image_columns;
         auto fields = parse_record(protocol::as_text(*v), cols.size());
         if (!fields) return errc::bad_value;
-        std::vector<value> old = out.row;
-        for (std::size_t k = 0; k < cols.size(); ++k) {
-            if (cols[k] >= ncols) return errc::bad_value;
-            auto& f = (*fields)[k];
-            old[cols[k]] = f ? value(std::move(*f)) : value();
-        }
-        for (auto k : plan_.table->key_columns) out.old_key.push_back(old[k]);
+        out.old_row.reserve(ncols);
+        std::size_t k = 0;
         for (std::size_t i = 0; i < ncols; ++i) {
-            if (std::find(plan_.table->key_columns.begin(), plan_.table->key_columns.end(), i) !=
-                plan_.table->key_columns.end())
-                continue;
-            out.old_rest.push_back(std::move(old[i]));
+            if (k < cols.size() && cols[k] == i) {
+                auto& f = (*fields)[k++];
+                out.old_row.push_back(f ? value(std::move(*f)) : value());
+            } else {
+                out.old_row.push_back(out.row[i]);
+            }
         }
+        if (k != cols.size()) return errc::bad_value;
     } else if (plan_.old_key) {
-        for (std::size_t i = 0; i < plan_.table->key_columns.size(); ++i) {
+        // The key before the update, then (before images) the other columns.
+        for (std::size_t i = 0; i < keys.size(); ++i) {
             auto v = r.nullable_value();
             if (r.error()) return r.error();
             out.old_key.push_back(v ? value(std::string(protocol::as_text(*v))) : value());
         }
-    }
-    if (plan_.old_row && !plan_.old_image) {
-        for (std::size_t i = plan_.table->key_columns.size(); i < ncols; ++i) {
-            auto v = r.nullable_value();
-            if (r.error()) return r.error();
-            out.old_rest.push_back(v ? value(std::string(protocol::as_text(*v))) : value());
+        if (plan_.old_row) {
+            out.old_row.resize(ncols);
+            for (std::size_t j = 0; j < keys.size(); ++j) {
+                if (keys[j] >= ncols) return errc::bad_value;
+                out.old_row[keys[j]] = std::move(out.old_key[j]);
+            }
+            out.old_key.clear();
+            for (std::size_t i = 0; i < ncols; ++i) {
+                if (std::find(keys.begin(), keys.end(), i) != keys.end()) continue;
+                auto v = r.nullable_value();
+                if (r.error()) return r.error();
+                if (v) out.old_row[i] = value(std::string(protocol::as_text(*v)));
+            }
         }
     }
     if (plan_.match_old) flag(out.match_old);
@@ -128,8 +135,13 @@ op result_filter::written(const captured_row& r) const {
 std::optional<change> result_filter::to_change(captured_row&& r, std::uint32_t rel) const {
     change c;
     c.rel = rel;
-    std::vector<value> key;
-    for (auto k : plan_.table->key_columns) key.push_back(r.row[k]);
+    const auto& keys = plan_.table->key_columns;
+    auto key_of = [&](const std::vector<value>& row) {
+        std::vector<value> key;
+        key.reserve(keys.size());
+        for (auto k : keys) key.push_back(row[k]);
+        return key;
+    };
     switch (written(r)) {
         case op::insert:
             if (!r.match) return std::nullopt;
@@ -138,21 +150,16 @@ std::optional<change> result_filter::to_change(captured_row&& r, std::uint32_t r
             break;
         case op::update:
             // The key before the update: returned separately when the key
-            // changed (or under a row filter). An ON CONFLICT … DO UPDATE
-            // keeps the key; whether the row matched before is not known
-            // there, so it counts as matching.
+            // changed (or under a row filter), or part of the row before it
+            // (before images). An ON CONFLICT … DO UPDATE keeps the key;
+            // whether the row matched before is not known there, so it
+            // counts as matching.
             if (plan_.old_row) {
-                // The whole row before the update: the key columns from the old key.
-                std::vector<value> old(plan_.table->columns.size());
-                std::size_t rest = 0;
-                for (std::size_t i = 0; i < old.size(); ++i) {
-                    auto k = std::find(plan_.table->key_columns.begin(), plan_.table->key_columns.end(), i);
-                    old[i] = k != plan_.table->key_columns.end() ? r.old_key[std::size_t(k - plan_.table->key_columns.begin())]
-                                                                  : std::move(r.old_rest[rest++]);
-                }
-                c.old_row = std::move(old);
+                c.key = key_of(r.old_row);
+                c.old_row = std::move(r.old_row);
+            } else {
+                c.key = plan_.old_key ? std::move(r.old_key) : key_of(r.row);
             }
-            c.key = plan_.old_key ? std::move(r.old_key) : std::move(key);
             if (!r.match && !r.match_old) return std::nullopt;
             if (!r.match) {  // out of the filter: gone for subscribers
                 c.kind = op::del;
@@ -168,7 +175,7 @@ std::optional<change> result_filter::to_change(captured_row&& r, std::uint32_t r
         default:
             if (!r.match) return std::nullopt;
             c.kind = op::del;
-            c.key = std::move(key);
+            c.key = key_of(r.row);
             c.old_row = std::move(r.row);
             break;
     }

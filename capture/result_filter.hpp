@@ -18,8 +18,8 @@ struct captured_row {
     std::vector<value> row;         // the table's columns, text format
     std::optional<bool> inserted;   // ON CONFLICT: true inserted, false updated
     std::string xid;
-    std::vector<value> old_key;     // UPDATE of key columns: the key before it
-    std::vector<value> old_rest;    // UPDATE with before images: the other columns before it
+    std::vector<value> old_key;     // UPDATE of key columns without before images: the key before it
+    std::vector<value> old_row;     // UPDATE with before images: the row before it
     bool match = true, match_old = true;  // a row filter: the row matches it (now, before the update)
 };
 

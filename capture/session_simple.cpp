@@ -70,17 +70,17 @@ std::optional<verdict> session_capture::state::try_known_write(std::string_view 
         !lazy_check() || sql.size() > prepared_writes::max_text)
         return std::nullopt;
     std::size_t b = sql.find_first_not_of(" \t\r\n");
-    if (b == std::string_view::npos || !std::strchr("iIuUdDwW", sql[b])) return std::nullopt;  // INSERT, UPDATE, DELETE, WITH
-    auto shape = shape_of(sql);
-    if (!shape) return std::nullopt;
-    shape->key.push_back(xid.empty() ? 'x' : '-');  // the xid is asked for until the session knows it
-    known_write* k = known_writes.find(shape->key);
+    if (b == std::string_view::npos || sql[b] == '\0' || !std::strchr("iIuUdDwW", sql[b]))
+        return std::nullopt;  // not INSERT, UPDATE, DELETE or WITH
+    std::string key = pattern_key(sql);
+    key.push_back(xid.empty() ? 'x' : '-');  // the xid is asked for until the session knows it
+    known_write* k = known_writes.find(key);
     // The same catalog entry: no DDL since, the same search path.
     if (!k || k->generation != eng->generation() || (k->unqualified && (!sp_known || k->schemas != schemas)))
         return std::nullopt;
     const std::string* name = writes.ready(k->key);
     if (!name) return std::nullopt;
-    auto values = match_write_pattern(k->pattern, sql, *shape);
+    auto values = match_write_pattern(k->pattern, sql);
     if (!values) return std::nullopt;
     ready.reset();
     std::string text;
@@ -424,9 +424,9 @@ verdict session_capture::state::on_query(const protocol::frame& f, byte_buffer& 
                                     for (const auto& t : sub.statements[0].targets) k.unqualified |= t.schema.empty();
                                     k.schemas = schemas;
                                     k.generation = o.generation;
-                                    std::string shape_key = shape->key;
-                                    shape_key.push_back(with_xid ? 'x' : '-');
-                                    known_writes.assign(std::move(shape_key), std::move(k));
+                                    std::string known_key = pattern_key(part_text);
+                                    known_key.push_back(with_xid ? 'x' : '-');
+                                    known_writes.assign(std::move(known_key), std::move(k));
                                 }
                             }
                             std::string head;

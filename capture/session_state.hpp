@@ -273,7 +273,7 @@ struct session_capture::state : std::enable_shared_from_this<session_capture::st
     // Their shortcut: a write of a shape sent before, inside a transaction
     // block, whose prepared statement is ready, goes as its EXECUTE without
     // being analysed, looked up and rewritten again (try_known_write). By
-    // the text's shape key and whether the xid is asked for.
+    // the text's pattern_key and whether the xid is asked for.
     struct known_write {
         write_pattern pattern;
         std::string key;  // in `writes`

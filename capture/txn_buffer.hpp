@@ -20,7 +20,8 @@ class txn_buffer {
 public:
     void add(const relation& rel, change c);
     // add(make(), c), where `source` stands for the relation: the same
-    // source, the same relation, made only the first time in the transaction.
+    // source, the same relation, made only the first time (the buffer keeps
+    // the relations of the last sources it saw, across transactions).
     template <class Make>
     void add(const std::shared_ptr<const void>& source, Make&& make, change c) {
         for (const auto& [p, index] : sources_) {
@@ -30,7 +31,14 @@ public:
                 return;
             }
         }
-        c.rel = txn_.relation_index(make());
+        const relation* rel = nullptr;
+        for (const auto& [p, r] : made_)
+            if (p == source) rel = &r;
+        if (!rel) {
+            if (made_.size() >= max_made) made_.clear();
+            rel = &made_.emplace_back(source, make()).second;
+        }
+        c.rel = txn_.relation_index(*rel);
         sources_.emplace_back(source, c.rel);
         txn_.changes.push_back(std::move(c));
     }
@@ -57,6 +65,8 @@ private:
     transaction txn_;
     std::vector<mark> marks_;
     std::vector<std::pair<std::shared_ptr<const void>, std::uint32_t>> sources_;  // see add()
+    static constexpr std::size_t max_made = 32;
+    std::vector<std::pair<std::shared_ptr<const void>, relation>> made_;  // see add()
 };
 
 }  // namespace sqltap::capture

@@ -36,8 +36,9 @@ BOOST_AUTO_TEST_CASE(rollback_to_keeps_the_savepoint_and_drops_later_work) {
     BOOST_TEST(b.savepoints() == 0u);
 }
 
-// A relation named by its source (the catalog entry) is made once per
-// transaction; other sources get their own, equal relations share one.
+// A relation named by its source (the catalog entry) is made once (and kept
+// for later transactions); other sources get their own, equal relations
+// share one in a transaction.
 BOOST_AUTO_TEST_CASE(relations_by_source_are_made_once) {
     txn_buffer b;
     auto s1 = std::make_shared<int>(1), s2 = std::make_shared<int>(2), s3 = std::make_shared<int>(3);
@@ -55,10 +56,17 @@ BOOST_AUTO_TEST_CASE(relations_by_source_are_made_once) {
     BOOST_TEST(t.changes[1].rel == 0u);
     BOOST_TEST(t.changes[2].rel == 1u);
     BOOST_TEST(t.changes[3].rel == 0u);
-    // The next transaction starts over.
+    // The next transaction numbers its relations anew, with the same relations.
     b.add(s2, make(other), ins("5"));
-    BOOST_TEST(made == 4);
-    BOOST_TEST(b.take().changes[0].rel == 0u);
+    BOOST_TEST(made == 3);
+    auto next = b.take();
+    BOOST_TEST(next.changes[0].rel == 0u);
+    BOOST_TEST((next.relations == std::vector<relation>{other}));
+    // A bounded number of sources is kept: past it, relations are made again.
+    std::vector<std::shared_ptr<int>> many;
+    for (int i = 0; i < 40; ++i) b.add(many.emplace_back(std::make_shared<int>(i)), make(rel), ins("6"));
+    b.add(s1, make(rel), ins("7"));
+    BOOST_TEST(made == 3 + 40 + 1);
 }
 
 BOOST_AUTO_TEST_CASE(release_keeps_changes_and_forgets_later_savepoints) {
