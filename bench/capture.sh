@@ -108,9 +108,14 @@ for clients in 1 16; do
     awk -v c="$clients" -v m="$mode" -v tps="$tps" -v p99="$p99" -v cps="$cps" -v bpt="$bpt" -v ot="$o_tps" -v op="$o_p99" \
       'BEGIN {printf "%3d %-7s | %9.0f %9.3f | %10.1f %10.0f | %9.2f %9.2f\n", c, m, tps, p99, cps, bpt, tps / ot, p99 / op}'
   done
-  # Each round's TPS ratios (async, strict to that round's off): the spread.
+  # Each round's TPS ratios (async, strict to that round's off, measured
+  # moments apart): the spread, and their medians (paired; less moved by
+  # the load of other tenants drifting between rounds).
+  pa=$(paste <(col off 1) <(col async 1) | awk '{printf "%.4f\n", $2 / $1}' | median)
+  ps=$(paste <(col off 1) <(col strict 1) | awk '{printf "%.4f\n", $2 / $1}' | median)
   paste <(col off 1) <(col async 1) <(col strict 1) |
-    awk -v c="$clients" '{a = a sprintf(" %.2f", $2 / $1); s = s sprintf(" %.2f", $3 / $1)} END {printf "%3d rounds  | tps/off async:%s  strict:%s\n", c, a, s}'
+    awk -v c="$clients" -v pa="$pa" -v ps="$ps" '{a = a sprintf(" %.2f", $2 / $1); s = s sprintf(" %.2f", $3 / $1)}
+      END {printf "%3d rounds  | tps/off async:%s (median %.2f)  strict:%s (median %.2f)\n", c, a, pa, s, ps}'
 done
 echo
 echo "captured/s: transactions appended to the change log per second; bytes/tx: growth of the"
