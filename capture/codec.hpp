@@ -17,15 +17,24 @@ class writer {
 public:
     void u8(std::uint8_t v) { out.push_back(static_cast<char>(v)); }
     void varint(std::uint64_t v) {
+        if (v < 0x80) {  // (most are: lengths of values, counts)
+            out.push_back(static_cast<char>(v));
+            return;
+        }
+        char b[10];
+        std::size_t n = 0;
         while (v >= 0x80) {
-            out.push_back(static_cast<char>((v & 0x7f) | 0x80));
+            b[n++] = static_cast<char>((v & 0x7f) | 0x80);
             v >>= 7;
         }
-        out.push_back(static_cast<char>(v));
+        b[n++] = static_cast<char>(v);
+        out.append(b, n);
     }
     void fixed64(std::int64_t v) {
         auto u = static_cast<std::uint64_t>(v);
-        for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>(u >> (8 * i)));
+        char b[8];
+        for (int i = 0; i < 8; ++i) b[i] = static_cast<char>(u >> (8 * i));
+        out.append(b, 8);
     }
     void str(std::string_view s) {
         varint(s.size());

@@ -24,6 +24,7 @@ public:
     // the relations of the last sources it saw, across transactions).
     template <class Make>
     void add(const std::shared_ptr<const void>& source, Make&& make, change c) {
+        if (txn_.changes.capacity() == 0) txn_.changes.reserve(8);
         for (const auto& [p, index] : sources_) {
             if (p == source) {
                 c.rel = index;
