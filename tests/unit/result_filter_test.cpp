@@ -111,6 +111,40 @@ BOOST_AUTO_TEST_CASE(before_image_of_the_assigned_columns) {
     BOOST_TEST(*(*ce.old_row)[2] == "");
 }
 
+// An UPDATE of key columns with before images (the join form): the key
+// before it, then the other columns before it, make the row before it.
+BOOST_AUTO_TEST_CASE(key_update_with_the_row_before_it) {
+    auto t = table_t();
+    t.columns.push_back({"b", 25, "text", false});
+    t.key_columns = {1};  // a key that is not the first column
+    capture_plan plan{statement_kind::update, &t, 7, false, false};
+    plan.old_key = plan.old_row = true;
+    result_filter f(plan);
+    captured_row row;
+    pw::byte_buffer sink;
+    // New row (id, a, b), xid, old key (a), old others (id, b).
+    BOOST_TEST(!f.on_data_row(body(data_row({"1", "new a", "nb", "704", "old a", "1", std::nullopt})), row, sink));
+    auto c = *f.to_change(std::move(row), 0);
+    BOOST_TEST((c.kind == op::update));
+    BOOST_REQUIRE(c.key.size() == 1u);
+    BOOST_TEST(*c.key[0] == "old a");
+    BOOST_REQUIRE(c.old_row.has_value());
+    BOOST_REQUIRE(c.old_row->size() == 3u);
+    BOOST_TEST(*(*c.old_row)[0] == "1");
+    BOOST_TEST(*(*c.old_row)[1] == "old a");
+    BOOST_TEST(!(*c.old_row)[2].has_value());
+    BOOST_TEST(*c.new_row[1] == "new a");
+    // Without before images: the old key alone.
+    capture_plan keys{statement_kind::update, &t, 5, false, false};
+    keys.old_key = true;
+    result_filter k(keys);
+    captured_row r2;
+    BOOST_TEST(!k.on_data_row(body(data_row({"1", "new a", "nb", "705", "old a"})), r2, sink));
+    auto c2 = *k.to_change(std::move(r2), 0);
+    BOOST_TEST(*c2.key[0] == "old a");
+    BOOST_TEST(!c2.old_row.has_value());
+}
+
 BOOST_AUTO_TEST_CASE(on_conflict_update_and_delete) {
     auto t = table_t();
     capture_plan upsert{statement_kind::insert, &t, 4, true, false};
