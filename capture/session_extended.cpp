@@ -115,13 +115,12 @@ std::shared_ptr<request> batch(std::deque<std::shared_ptr<request>>& pending) {
 // Expects the answers to one message; after an error the server skips it.
 std::uint64_t expect(request& r, char msg, slot sl = {}, position_map pm = {}) {
     if (r.error && msg != 'S') return r.next_seq - 1;
-    ext_item it;
+    ext_item& it = r.items.emplace_back();
     it.msg = msg;
     it.sl = std::move(sl);
     it.positions = std::move(pm);
     it.seq = r.next_seq++;
-    r.items.push_back(std::move(it));
-    return r.items.back().seq;
+    return it.seq;
 }
 
 // One statement of sqltapd's inside the batch, on its own named statement and
