@@ -108,7 +108,7 @@ std::string prometheus_text(const sources& src) {
               "Captured writes of simple Queries run as EXECUTE of sqltapd's prepared statements.",
               double(c.prepared_writes.load()));
         w.one("sqltap_prepared_write_shortcuts_total", "counter",
-              "Of those, the ones known by their shape (not analysed or rewritten again).",
+              "Of those, the ones known by their text but for numbers (not analysed or rewritten again).",
               double(c.prepared_shortcuts.load()));
     }
     if (src.log) {

@@ -57,7 +57,8 @@ struct engine_counters {
     std::atomic<std::uint64_t> catalog_failures{0};
     // Captured writes of simple Queries sent as EXECUTE of sqltapd's
     // prepared statements (prepared_writes.hpp), and of those the ones that
-    // took the shortcut (known by their shape: not analysed or rewritten).
+    // took the shortcut (known by their text but for numbers: not analysed
+    // or rewritten again).
     std::atomic<std::uint64_t> prepared_writes{0};
     std::atomic<std::uint64_t> prepared_shortcuts{0};
 };

@@ -29,6 +29,14 @@ std::vector<std::pair<std::size_t, std::size_t>> split_parts(const analysis& a) 
     return parts;
 }
 
+// Where known_writes keeps a write's pattern: by the text without its
+// digits, and whether the write asks for the xid (the first of a block).
+std::string known_key(std::string_view sql, bool with_xid) {
+    std::string key = pattern_key(sql);
+    key.push_back(with_xid ? 'x' : '-');
+    return key;
+}
+
 }  // namespace
 
 struct session_capture::state::query_op {
@@ -66,15 +74,12 @@ std::optional<verdict> session_capture::state::try_known_write(std::string_view 
     // As next_part would send it: in a block (no wrapping), no counts to
     // take, no DDL in the transaction (lookups on the session's connection),
     // every earlier answer in (the transaction state is known).
-    if (known_writes.size() == 0 || status != 'T' || !pending.empty() || had_ddl || !ddl_tables.empty() ||
-        !lazy_check() || sql.size() > prepared_writes::max_text)
+    if (known_writes.size() == 0 || !may_shortcut() || !pending.empty() || sql.size() > prepared_writes::max_text)
         return std::nullopt;
     std::size_t b = sql.find_first_not_of(" \t\r\n");
     if (b == std::string_view::npos || sql[b] == '\0' || !std::strchr("iIuUdDwW", sql[b]))
         return std::nullopt;  // not INSERT, UPDATE, DELETE or WITH
-    std::string key = pattern_key(sql);
-    key.push_back(xid.empty() ? 'x' : '-');  // the xid is asked for until the session knows it
-    known_write* k = known_writes.find(key);
+    known_write* k = known_writes.find(known_key(sql, xid.empty()));  // (the xid is asked for until it is known)
     // The same catalog entry: no DDL since, the same search path.
     if (!k || k->generation != eng->generation() || (k->unqualified && (!sp_known || k->schemas != schemas)))
         return std::nullopt;
@@ -410,12 +415,11 @@ verdict session_capture::state::on_query(const protocol::frame& f, byte_buffer& 
                         const void* table = slots[0].table.get();
                         key.append(reinterpret_cast<const char*>(&table), sizeof table);
                         if (auto use = writes.get(key, slots[0].table)) {
-                            // Next time, a text of this shape may take the
-                            // shortcut (try_known_write) when nothing but
-                            // its numbers differ.
-                            if (status == 'T' && whole && !o.lookups->in_session && !had_ddl && ddl_tables.empty() &&
-                                lazy_check() && traits.captures && !traits.hidden && !traits.unproved &&
-                                !traits.control && !traits.non_transactional) {
+                            // Next time, a text that differs from this one
+                            // in its numbers alone may take the shortcut
+                            // (try_known_write).
+                            if (may_shortcut() && whole && !o.lookups->in_session && traits.captures &&
+                                !traits.hidden && !traits.unproved && !traits.control && !traits.non_transactional) {
                                 if (auto pattern = make_write_pattern(part_text, sub.statements[0], *shape, *form)) {
                                     known_write k;
                                     k.pattern = std::move(*pattern);
@@ -424,9 +428,7 @@ verdict session_capture::state::on_query(const protocol::frame& f, byte_buffer& 
                                     for (const auto& t : sub.statements[0].targets) k.unqualified |= t.schema.empty();
                                     k.schemas = schemas;
                                     k.generation = o.generation;
-                                    std::string known_key = pattern_key(part_text);
-                                    known_key.push_back(with_xid ? 'x' : '-');
-                                    known_writes.assign(std::move(known_key), std::move(k));
+                                    known_writes.assign(known_key(part_text, with_xid), std::move(k));
                                 }
                             }
                             std::string head;

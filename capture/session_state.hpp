@@ -270,10 +270,11 @@ struct session_capture::state : std::enable_shared_from_this<session_capture::st
     std::uint32_t stats_seq = 0;
     // Captured writes of simple Queries that run as sqltapd's prepared statements.
     prepared_writes writes;
-    // Their shortcut: a write of a shape sent before, inside a transaction
-    // block, whose prepared statement is ready, goes as its EXECUTE without
-    // being analysed, looked up and rewritten again (try_known_write). By
-    // the text's pattern_key and whether the xid is asked for.
+    // Their shortcut: a write sent before but for its numbers, inside a
+    // transaction block, whose prepared statement is ready, goes as its
+    // EXECUTE without being analysed, looked up and rewritten again
+    // (try_known_write). By the text's pattern_key and whether the xid is
+    // asked for.
     struct known_write {
         write_pattern pattern;
         std::string key;  // in `writes`
@@ -284,6 +285,10 @@ struct session_capture::state : std::enable_shared_from_this<session_capture::st
         std::uint64_t generation = 0;  // the engine's catalog generation before the lookup
     };
     lru_map<known_write> known_writes{128};
+    // The session's side of the shortcut (both where a pattern is recorded
+    // and where it is used): in a block (no wrapping), no DDL in it (no
+    // lookups on the session's connection), no write counts to take.
+    bool may_shortcut() const { return status == 'T' && !had_ddl && ddl_tables.empty() && lazy_check(); }
     std::optional<verdict> try_known_write(std::string_view sql, byte_buffer& out);  // session_simple.cpp
     // The client may have dropped prepared statements (DEALLOCATE, DISCARD):
     // sqltapd's are prepared again, under new names.
