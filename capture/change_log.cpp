@@ -341,13 +341,24 @@ bool change_log::ensure_ballast() {
     }
 }
 
+void change_log::regain_ballast(bool fresh) {
+    if (ballast_held_ || !room_freed_) return;
+    const auto now = std::chrono::steady_clock::now();
+    if (!fresh && now < ballast_retry_at_) return;
+    if (ensure_ballast()) room_freed_ = false;
+    else ballast_retry_at_ = now + ballast_retry;
+}
+
 bool change_log::release_ballast() {
     // The room it frees is usable only by later transactions: what is open
     // is committed first.
     if (open_) checkpoint();
     try {
         lmdb::txn t(env_.get(), 0);
-        if (!get(t.get(), meta_db_, ballast_key(0))) return false;
+        if (!get(t.get(), meta_db_, ballast_key(0))) {
+            ballast_held_ = false;  // taken in a transaction that did not commit
+            return false;
+        }
         for (std::size_t i = 0; i < ballast_bytes_ / ballast_piece; ++i) {
             std::string key = ballast_key(i);
             MDB_val k{key.size(), key.data()};
@@ -384,9 +395,10 @@ bool change_log::apply_whole(std::deque<request>& batch) {
     return false;
 }
 
-void change_log::apply_each(std::deque<request>& batch, std::vector<std::error_code>& results,
+bool change_log::apply_each(std::deque<request>& batch, std::vector<std::error_code>& results,
                             std::vector<std::size_t>& retry) {
     const std::uint64_t first_lsn = next_lsn_;
+    bool met_full = false;
     try {
         lmdb::txn w(env_.get(), 0, base());
         for (std::size_t i = 0; i < batch.size(); ++i) {
@@ -404,7 +416,10 @@ void change_log::apply_each(std::deque<request>& batch, std::vector<std::error_c
             } catch (const lmdb::error& e) {
                 next_lsn_ = before;
                 results[i] = log_error(e);
-                if (e.code() == MDB_MAP_FULL && !batch[i].appends()) retry.push_back(i);
+                if (e.code() == MDB_MAP_FULL) {
+                    if (batch[i].appends()) met_full = true;
+                    else retry.push_back(i);
+                }
             } catch (const std::system_error& e) {
                 next_lsn_ = before;
                 results[i] = e.code();
@@ -419,9 +434,13 @@ void change_log::apply_each(std::deque<request>& batch, std::vector<std::error_c
         for (std::size_t i = 0; i < batch.size(); ++i) {
             if (results[i]) continue;
             results[i] = ec;
-            if (e.code() == MDB_MAP_FULL && !batch[i].appends()) retry.push_back(i);
+            if (e.code() == MDB_MAP_FULL) {
+                if (batch[i].appends()) met_full = true;
+                else retry.push_back(i);
+            }
         }
     }
+    return met_full;
 }
 
 void change_log::seal(std::deque<request>& batch, std::vector<std::error_code>& results, std::uint64_t first_lsn) {
@@ -490,6 +509,7 @@ void change_log::checkpoint() {
         } else {
             journal_->restart();  // all it held is in the log for good
             cycle_.clear();
+            regain_ballast(true);  // what a purge in it freed is free from now on
         }
     }
     { std::lock_guard vl(visible_mu_); }
@@ -567,7 +587,7 @@ bool change_log::write_group(std::deque<request>& batch) {
     std::vector<std::error_code> results(batch.size());
     std::vector<std::size_t> retry;  // not appends, refused by a full map: again with the ballast released
     const std::uint64_t first_lsn = next_lsn_;
-    if (!apply_whole(batch)) apply_each(batch, results, retry);
+    const bool met_full = !apply_whole(batch) && apply_each(batch, results, retry);
     seal(batch, results, first_lsn);
     // Resolutions and purges the full map refused: again, in the room
     // the ballast held back. Appends stay refused until it is back.
@@ -598,12 +618,13 @@ bool change_log::write_group(std::deque<request>& batch) {
         purged = purged || (batch[i].kind == request::purge && !results[i] && batch[i].lsn > 0);
         refused_full = refused_full || (batch[i].appends() && results[i] == log_errc::full);
     }
-    if (purged && !ballast_held_) ensure_ballast();
     // With the journal, a full map found by an append keeps the room left
     // for resolutions and purges at once (without it, that happens when one
     // of them meets the full map): appends are refused until purges make
     // room, as they are without the journal.
-    if (refused_full && journal_ && ballast_held_) release_ballast();
+    if (purged) room_freed_ = true;
+    if (met_full && journal_ && ballast_held_) release_ballast();
+    else if (!open_) regain_ballast(purged);  // (in the open transaction, it could leave that no room to commit)
     if (refused_full)
         last_full_.store(std::chrono::steady_clock::now().time_since_epoch().count(), std::memory_order_relaxed);
     bool barrier = false;

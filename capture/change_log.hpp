@@ -182,8 +182,9 @@ private:
     bool apply_whole(std::deque<request>& batch);
     // The group request by request, each in a nested transaction: a request
     // that fails gets its error in `results` (and, refused by a full map and
-    // not an append, its index in `retry`); the others are written.
-    void apply_each(std::deque<request>& batch, std::vector<std::error_code>& results,
+    // not an append, its index in `retry`); the others are written. True when
+    // an append met the full map (not refused because the ballast was out).
+    bool apply_each(std::deque<request>& batch, std::vector<std::error_code>& results,
                     std::vector<std::size_t>& retry);
     // With the journal, after a group is in the open transaction: its
     // appends (LSNs from first_lsn on) that did not fail go into the journal,
@@ -202,6 +203,13 @@ private:
     void journaled_wait(std::unique_lock<std::mutex>& lock);
     bool ensure_ballast();   // writer thread (or open)
     bool release_ballast();  // writer thread; checkpoints what is open first
+    // While the ballast is out and a purge has removed entries since: takes
+    // it back when there is room, which may be later than the purge (its
+    // pages are free only once the transaction that freed them is committed
+    // and no reader holds an older snapshot; nothing new may be appended, so
+    // there may be no later purge). Tried at every checkpoint and after every
+    // purge, otherwise at most every ballast_retry; `fresh`: room was just freed.
+    void regain_ballast(bool fresh);
     void apply(MDB_txn* parent, request& r);
     // A record at its LSN, and its in-doubt mark when there is one.
     void put_entry(MDB_txn* t, std::uint64_t lsn, std::string_view record, const std::string* mark);
@@ -222,6 +230,9 @@ private:
     std::uint64_t next_lsn_ = 1;  // owned by the writer thread after open
     std::size_t ballast_bytes_ = 0;
     bool ballast_held_ = false;  // writer thread
+    bool room_freed_ = false;  // writer thread: a purge removed entries since the ballast was last taken
+    std::chrono::steady_clock::time_point ballast_retry_at_{};  // writer thread
+    static constexpr std::chrono::milliseconds ballast_retry{200};
     std::atomic<std::chrono::steady_clock::rep> last_full_{0};  // steady_clock ticks; 0: never
     // With the journal (writer thread): the open transaction, when it is due,
     // what waits for it, and whether a checkpoint failed.
