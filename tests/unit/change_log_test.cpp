@@ -317,6 +317,102 @@ BOOST_AUTO_TEST_CASE(appends_resume_after_one_purge_of_everything) {
   }
 }
 
+// Fill, drain, fill again, with everything mixed in the writer's groups: in-doubt
+// and committed appends of random sizes (unwaited, several at a time), their
+// resolutions (some aborted), purges of random reach, a reader now and then.
+// A full map only ever refuses appends (never a resolution or a purge, never
+// the whole log), and once everything is resolved and purged appends resume.
+BOOST_AUTO_TEST_CASE(fill_and_drain_cycles_never_break_the_log) {
+  for (bool journal : {false, true}) {
+    BOOST_TEST_CONTEXT("journal " << journal) {
+    temp_dir d;
+    log_options o{d.str("log"), 1 << 20};
+    o.journal = journal;
+    o.linger = std::chrono::milliseconds(5);
+    auto log = change_log::open(o);
+    std::uint32_t seed = 12345;
+    auto rnd = [&](std::uint32_t n) {
+        seed = seed * 1103515245u + 12345u;
+        return (seed >> 8) % n;
+    };
+    struct outcome {
+        std::promise<std::pair<std::error_code, std::uint64_t>> p;
+        std::future<std::pair<std::error_code, std::uint64_t>> f = p.get_future();
+        bool in_doubt = false;
+    };
+    std::atomic<std::uint64_t> purged_total = 0, purge_failures = 0;
+    std::uint64_t appended_total = 0;
+    for (int cycle = 0; cycle < 4; ++cycle) {
+        BOOST_TEST_CONTEXT("cycle " << cycle) {
+        int refused_bursts = 0;
+        for (int burst = 0; burst < 400 && refused_bursts < 3; ++burst) {
+            std::vector<std::unique_ptr<outcome>> outs;
+            for (std::uint32_t i = 0, n = 1 + rnd(6); i < n; ++i) {
+                auto out = std::make_unique<outcome>();
+                out->in_doubt = rnd(2);
+                auto done = [o = out.get()](std::error_code ec, std::uint64_t lsn) { o->p.set_value({ec, lsn}); };
+                transaction t = txn(std::to_string(burst * 10 + i), 1 + int(rnd(40)));
+                if (out->in_doubt) log->append_in_doubt(std::move(t), done);
+                else log->append_committed(std::move(t), done);
+                outs.push_back(std::move(out));
+            }
+            bool refused = false;
+            std::vector<std::unique_ptr<outcome>> resolutions;
+            for (auto& out : outs) {
+                auto [ec, lsn] = out->f.get();
+                if (ec) {
+                    BOOST_TEST((ec == log_errc::full), "an append: " << ec.message());
+                    refused = true;
+                    continue;
+                }
+                ++appended_total;
+                if (!out->in_doubt) continue;
+                auto r = std::make_unique<outcome>();
+                log->resolve(lsn, rnd(5) != 0, [o = r.get()](std::error_code ec, std::uint64_t n) { o->p.set_value({ec, n}); });
+                resolutions.push_back(std::move(r));
+            }
+            if (rnd(8) == 0) {  // a purge of part of what is there, in the same groups
+                std::uint64_t end = log->visible_end();
+                std::uint64_t below = end > 1 ? 1 + rnd(std::uint32_t(end)) : 1;
+                log->purge(below, 1 + rnd(50), [&](std::error_code ec, std::uint64_t n) {
+                    purge_failures += ec ? 1 : 0;  // (on the writer thread: no BOOST_TEST there)
+                    purged_total += n;
+                });
+            }
+            if (rnd(16) == 0) log->read(0, UINT64_MAX, [](std::uint64_t, std::string_view) { return true; });
+            for (auto& r : resolutions) {
+                auto [ec, n] = r->f.get();
+                BOOST_TEST(!ec, "a resolution: " << ec.message());
+            }
+            refused_bursts = refused ? refused_bursts + 1 : 0;
+        }
+        BOOST_TEST(refused_bursts == 3, "the map filled");
+        log->flush();
+        BOOST_TEST(log->in_doubt().empty());
+        // Drained as the replay engine would: purges up to the visible end,
+        // in a few steps, again at each tick until nothing is left.
+        for (int tick = 0; tick < 50; ++tick) {
+            auto [ec, n] = wait([&](auto done) { log->purge(log->visible_end(), 100, done); });
+            BOOST_TEST(!ec, "a purge: " << ec.message());
+            if (visible(*log).empty()) break;
+        }
+        BOOST_TEST(visible(*log).empty());
+        bool resumed = false;
+        for (int i = 0; i < 50 && !resumed; ++i) {
+            auto [ec, lsn] = wait([&](auto done) { log->append_committed(txn("after", 30), done); });
+            resumed = !ec;
+            if (ec) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+        BOOST_TEST(resumed, "appends resume after the log was drained");
+        }
+    }
+    log->flush();
+    BOOST_TEST(purge_failures == 0u);
+    BOOST_TEST(purged_total + visible(*log).size() <= appended_total);
+    }
+  }
+}
+
 // With the journal, an append is acknowledged once it is in the journal; the
 // log has it (and readers see it) from the next checkpoint on.
 BOOST_AUTO_TEST_CASE(journaled_appends_are_seen_after_the_checkpoint) {
