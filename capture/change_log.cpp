@@ -329,9 +329,17 @@ bool change_log::ensure_ballast() {
         // Small values in leaf pages, not one large value: overflow pages
         // must be contiguous, which a purged, fragmented map may not offer.
         if (!get(t.get(), meta_db_, ballast_key(0))) {
+            // Taken only when a quarter more fits: that room stays free (put
+            // and deleted here), so that releasing it later, which needs a
+            // few fresh pages too, does not meet a map this filled to the end.
+            const std::size_t pieces = ballast_bytes_ / ballast_piece, spare = pieces / 4;
             const std::string filler(ballast_piece, '\0');
-            for (std::size_t i = 0; i < ballast_bytes_ / ballast_piece; ++i)
-                put(t.get(), meta_db_, ballast_key(i), filler);
+            for (std::size_t i = 0; i < pieces + spare; ++i) put(t.get(), meta_db_, ballast_key(i), filler);
+            for (std::size_t i = pieces; i < pieces + spare; ++i) {
+                std::string key = ballast_key(i);
+                MDB_val k{key.size(), key.data()};
+                lmdb::check(mdb_del(t.get(), meta_db_, &k, nullptr), "mdb_del");
+            }
             t.commit();
         }
         ballast_held_ = true;
@@ -350,27 +358,48 @@ void change_log::regain_ballast(bool fresh) {
 }
 
 bool change_log::release_ballast() {
+    if (!ballast_held_) return false;
     // The room it frees is usable only by later transactions: what is open
-    // is committed first.
+    // is committed first (which, should that meet the full map, releases it).
     if (open_) checkpoint();
-    try {
+    if (!ballast_held_) return true;
+    // LMDB hands out the pages a transaction freed only from the transaction
+    // after the next one on (the one right after may have readers of the
+    // snapshot before). So two transactions: all pieces but the last, then
+    // the last, and the next writer finds the first one's room. (Released
+    // in one, the retry that follows could not use it, and a checkpoint
+    // that met the full map could not be written again.) Held means the
+    // first piece is there.
+    const std::size_t pieces = ballast_bytes_ / ballast_piece;
+    auto drop = [&](std::size_t from, std::size_t to) {
         lmdb::txn t(env_.get(), 0);
-        if (!get(t.get(), meta_db_, ballast_key(0))) {
-            ballast_held_ = false;  // taken in a transaction that did not commit
-            return false;
-        }
-        for (std::size_t i = 0; i < ballast_bytes_ / ballast_piece; ++i) {
+        if (from == 0 && !get(t.get(), meta_db_, ballast_key(0))) return false;
+        for (std::size_t i = from; i < to; ++i) {
             std::string key = ballast_key(i);
             MDB_val k{key.size(), key.data()};
             int rc = mdb_del(t.get(), meta_db_, &k, nullptr);
             if (rc != MDB_NOTFOUND) lmdb::check(rc, "mdb_del");
         }
         t.commit();
-        ballast_held_ = false;
         return true;
+    };
+    try {
+        if (!drop(0, pieces - 1)) {
+            ballast_held_ = false;  // taken in a transaction that did not commit
+            return false;
+        }
     } catch (const lmdb::error&) {
         return false;
     }
+    ballast_held_ = false;
+    room_freed_ = false;  // taken back only once a purge has made room again
+    try {
+        drop(pieces - 1, pieces);
+    } catch (const lmdb::error&) {
+        // The room comes one transaction later; ensure_ballast() puts all
+        // pieces back anyway.
+    }
+    return true;
 }
 
 bool change_log::apply_whole(std::deque<request>& batch) {
@@ -589,6 +618,21 @@ bool change_log::write_group(std::deque<request>& batch) {
     const std::uint64_t first_lsn = next_lsn_;
     const bool met_full = !apply_whole(batch) && apply_each(batch, results, retry);
     seal(batch, results, first_lsn);
+    bool purged = false, barrier = false;
+    std::vector<bool> held(batch.size());
+    // Written: with the journal, appends are durable now (acknowledged
+    // below); the rest waits for the open transaction's checkpoint, from
+    // now on, since releasing the ballast checkpoints (and a checkpoint
+    // that meets the full map writes again what waits for it).
+    auto written = [&](std::size_t i) {
+        purged = purged || (batch[i].kind == request::purge && batch[i].lsn > 0);
+        if (!journal_ || batch[i].appends()) return;
+        barrier = barrier || batch[i].kind == request::barrier;
+        unsettled_.push_back(std::move(batch[i]));
+        held[i] = true;
+    };
+    for (std::size_t i = 0; i < batch.size(); ++i)
+        if (!results[i]) written(i);
     // Resolutions and purges the full map refused: again, in the room
     // the ballast held back. Appends stay refused until it is back.
     if (!retry.empty() && release_ballast()) {
@@ -605,7 +649,10 @@ bool change_log::write_group(std::deque<request>& batch) {
                 }
             }
             w2.commit();
-            for (std::size_t i : done) results[i].clear();
+            for (std::size_t i : done) {
+                results[i].clear();
+                written(i);
+            }
         } catch (const lmdb::error&) {
         }
     }
@@ -613,32 +660,21 @@ bool change_log::write_group(std::deque<request>& batch) {
         { std::lock_guard vl(visible_mu_); }
         visible_cv_.notify_all();
     }
-    bool purged = false, refused_full = false;
-    for (std::size_t i = 0; i < batch.size(); ++i) {
-        purged = purged || (batch[i].kind == request::purge && !results[i] && batch[i].lsn > 0);
-        refused_full = refused_full || (batch[i].appends() && results[i] == log_errc::full);
-    }
-    // With the journal, a full map found by an append keeps the room left
-    // for resolutions and purges at once (without it, that happens when one
-    // of them meets the full map): appends are refused until purges make
-    // room, as they are without the journal.
+    // A full map found by an append keeps the room left for resolutions and
+    // purges at once (and for the journal's checkpoint): appends are refused
+    // until purges make room.
     if (purged) room_freed_ = true;
-    if (met_full && journal_ && ballast_held_) release_ballast();
+    if (met_full && ballast_held_) release_ballast();
     else if (!open_) regain_ballast(purged);  // (in the open transaction, it could leave that no room to commit)
+    bool refused_full = false;
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+        if (held[i]) continue;
+        refused_full = refused_full || (batch[i].appends() && results[i] == log_errc::full);
+        if (batch[i].done) batch[i].done(results[i], results[i] ? 0 : batch[i].lsn);
+    }
     if (refused_full)
         last_full_.store(std::chrono::steady_clock::now().time_since_epoch().count(), std::memory_order_relaxed);
-    bool barrier = false;
-    for (std::size_t i = 0; i < batch.size(); ++i) {
-        // With the journal, appends are durable now; the rest once the
-        // open transaction is committed.
-        if (journal_ && !results[i] && !batch[i].appends()) {
-            barrier = barrier || batch[i].kind == request::barrier;
-            unsettled_.push_back(std::move(batch[i]));
-            if (!open_) checkpoint_due_ = std::chrono::steady_clock::now();  // committed already
-        } else if (batch[i].done) {
-            batch[i].done(results[i], results[i] ? 0 : batch[i].lsn);
-        }
-    }
+    if (!open_ && !unsettled_.empty()) checkpoint_due_ = std::chrono::steady_clock::now();  // committed already
     return barrier;
 }
 

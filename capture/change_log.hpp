@@ -201,8 +201,15 @@ private:
     // after the ballast is released. False when that fails too.
     bool rewrite_cycle();
     void journaled_wait(std::unique_lock<std::mutex>& lock);
-    bool ensure_ballast();   // writer thread (or open)
-    bool release_ballast();  // writer thread; checkpoints what is open first
+    // Writer thread (or open): takes the ballast when it and a quarter more
+    // fit (that quarter left free, for releasing it later).
+    bool ensure_ballast();
+    // Writer thread: gives the ballast's room to resolutions and purges, in
+    // two transactions (LMDB reuses the pages a transaction freed from the
+    // one after the next on), after checkpointing what is open. True when
+    // its room is free now; false when it was not held or could not be
+    // released.
+    bool release_ballast();
     // While the ballast is out and a purge has removed entries since: takes
     // it back when there is room, which may be later than the purge (its
     // pages are free only once the transaction that freed them is committed
@@ -230,7 +237,7 @@ private:
     std::uint64_t next_lsn_ = 1;  // owned by the writer thread after open
     std::size_t ballast_bytes_ = 0;
     bool ballast_held_ = false;  // writer thread
-    bool room_freed_ = false;  // writer thread: a purge removed entries since the ballast was last taken
+    bool room_freed_ = false;  // writer thread: a purge removed entries since the ballast was released
     std::chrono::steady_clock::time_point ballast_retry_at_{};  // writer thread
     static constexpr std::chrono::milliseconds ballast_retry{200};
     std::atomic<std::chrono::steady_clock::rep> last_full_{0};  // steady_clock ticks; 0: never

@@ -325,17 +325,19 @@ BOOST_AUTO_TEST_CASE(appends_resume_after_one_purge_of_everything) {
 // Fill, drain, fill again, with everything mixed in the writer's groups: in-doubt
 // and committed appends of random sizes (unwaited, several at a time), their
 // resolutions (some aborted), purges of random reach, a reader now and then.
-// A full map only ever refuses appends (never a resolution or a purge, never
-// the whole log), and once everything is resolved and purged appends resume.
+// A full map only ever refuses appends (never the whole log; a resolution or
+// a purge only while a reader holds a snapshot from before the ballast was
+// released), and once everything is resolved and purged appends resume.
 BOOST_AUTO_TEST_CASE(fill_and_drain_cycles_never_break_the_log) {
+  for (std::uint32_t first_seed : {12345u, 2026u})
   for (bool journal : {false, true}) {
-    BOOST_TEST_CONTEXT("journal " << journal) {
+    BOOST_TEST_CONTEXT("seed " << first_seed << ", journal " << journal) {
     temp_dir d;
     log_options o{d.str("log"), 1 << 20};
     o.journal = journal;
     o.linger = std::chrono::milliseconds(5);
     auto log = change_log::open(o);
-    std::uint32_t seed = 12345;
+    std::uint32_t seed = first_seed;
     auto rnd = [&](std::uint32_t n) {
         seed = seed * 1103515245u + 12345u;
         return (seed >> 8) % n;
@@ -344,12 +346,15 @@ BOOST_AUTO_TEST_CASE(fill_and_drain_cycles_never_break_the_log) {
         std::promise<std::pair<std::error_code, std::uint64_t>> p;
         std::future<std::pair<std::error_code, std::uint64_t>> f = p.get_future();
         bool in_doubt = false;
+        std::uint64_t lsn = 0;  // a resolution's
+        bool commit = false;
     };
     std::atomic<std::uint64_t> purged_total = 0, purge_failures = 0;
     std::uint64_t appended_total = 0;
     for (int cycle = 0; cycle < 4; ++cycle) {
         BOOST_TEST_CONTEXT("cycle " << cycle) {
         int refused_bursts = 0;
+        std::vector<std::unique_ptr<outcome>> unresolved;  // refused while a reader held an old snapshot
         for (int burst = 0; burst < 400 && refused_bursts < 3; ++burst) {
             std::vector<std::unique_ptr<outcome>> outs;
             for (std::uint32_t i = 0, n = 1 + rnd(6); i < n; ++i) {
@@ -373,25 +378,38 @@ BOOST_AUTO_TEST_CASE(fill_and_drain_cycles_never_break_the_log) {
                 ++appended_total;
                 if (!out->in_doubt) continue;
                 auto r = std::make_unique<outcome>();
-                log->resolve(lsn, rnd(5) != 0, [o = r.get()](std::error_code ec, std::uint64_t n) { o->p.set_value({ec, n}); });
+                r->lsn = lsn;
+                r->commit = rnd(5) != 0;
+                log->resolve(lsn, r->commit, [o = r.get()](std::error_code ec, std::uint64_t n) { o->p.set_value({ec, n}); });
                 resolutions.push_back(std::move(r));
             }
             if (rnd(8) == 0) {  // a purge of part of what is there, in the same groups
                 std::uint64_t end = log->visible_end();
                 std::uint64_t below = end > 1 ? 1 + rnd(std::uint32_t(end)) : 1;
+                // (A reader may hold the room the ballast gave for a
+                // moment: the replay engine purges again at its next tick.)
                 log->purge(below, 1 + rnd(50), [&](std::error_code ec, std::uint64_t n) {
-                    purge_failures += ec ? 1 : 0;  // (on the writer thread: no BOOST_TEST there)
+                    purge_failures += ec && ec != log_errc::full ? 1 : 0;  // (on the writer thread: no BOOST_TEST there)
                     purged_total += n;
                 });
             }
-            if (rnd(16) == 0) log->read(0, UINT64_MAX, [](std::uint64_t, std::string_view) { return true; });
+            const bool read = rnd(16) == 0;
+            if (read) log->read(0, UINT64_MAX, [](std::uint64_t, std::string_view) { return true; });
             for (auto& r : resolutions) {
                 auto [ec, n] = r->f.get();
-                BOOST_TEST(!ec, "a resolution: " << ec.message());
+                // The room the ballast gave is free only once no reader holds
+                // a snapshot from before: refused while one did, a resolution
+                // is asked again (sqltapd's in-doubt pass does that).
+                if (read && ec == log_errc::full) unresolved.push_back(std::move(r));
+                else BOOST_TEST(!ec, "a resolution: " << ec.message());
             }
             refused_bursts = refused ? refused_bursts + 1 : 0;
         }
         BOOST_TEST(refused_bursts == 3, "the map filled");
+        for (auto& r : unresolved) {
+            auto [ec, n] = wait([&](auto done) { log->resolve(r->lsn, r->commit, done); });
+            BOOST_TEST(!ec, "a resolution asked again: " << ec.message());
+        }
         log->flush();
         BOOST_TEST(log->in_doubt().empty());
         // Drained as the replay engine would: purges up to the visible end,
