@@ -30,6 +30,16 @@ std::string ballast_key(std::size_t i) {
     return buf;
 }
 
+// Deletes ballast pieces [from, to) (those not there are no error).
+void del_ballast(MDB_txn* t, MDB_dbi db, std::size_t from, std::size_t to) {
+    for (std::size_t i = from; i < to; ++i) {
+        std::string key = ballast_key(i);
+        MDB_val k{key.size(), key.data()};
+        int rc = mdb_del(t, db, &k, nullptr);
+        if (rc != MDB_NOTFOUND) lmdb::check(rc, "mdb_del");
+    }
+}
+
 // What a failed LMDB write means to the one who asked for it.
 std::error_code log_error(const lmdb::error& e) {
     return make_error_code(e.code() == MDB_MAP_FULL ? log_errc::full : log_errc::write_failed);
@@ -335,11 +345,7 @@ bool change_log::ensure_ballast() {
             const std::size_t pieces = ballast_bytes_ / ballast_piece, spare = pieces / 4;
             const std::string filler(ballast_piece, '\0');
             for (std::size_t i = 0; i < pieces + spare; ++i) put(t.get(), meta_db_, ballast_key(i), filler);
-            for (std::size_t i = pieces; i < pieces + spare; ++i) {
-                std::string key = ballast_key(i);
-                MDB_val k{key.size(), key.data()};
-                lmdb::check(mdb_del(t.get(), meta_db_, &k, nullptr), "mdb_del");
-            }
+            del_ballast(t.get(), meta_db_, pieces, pieces + spare);
             t.commit();
         }
         ballast_held_ = true;
@@ -374,12 +380,7 @@ bool change_log::release_ballast() {
     auto drop = [&](std::size_t from, std::size_t to) {
         lmdb::txn t(env_.get(), 0);
         if (from == 0 && !get(t.get(), meta_db_, ballast_key(0))) return false;
-        for (std::size_t i = from; i < to; ++i) {
-            std::string key = ballast_key(i);
-            MDB_val k{key.size(), key.data()};
-            int rc = mdb_del(t.get(), meta_db_, &k, nullptr);
-            if (rc != MDB_NOTFOUND) lmdb::check(rc, "mdb_del");
-        }
+        del_ballast(t.get(), meta_db_, from, to);
         t.commit();
         return true;
     };
