@@ -620,16 +620,17 @@ bool change_log::write_group(std::deque<request>& batch) {
     const bool met_full = !apply_whole(batch) && apply_each(batch, results, retry);
     seal(batch, results, first_lsn);
     bool purged = false, barrier = false;
+    std::vector<bool> held(batch.size());
     // Written: with the journal, appends are durable now (acknowledged
     // below); the rest waits for the open transaction's checkpoint, from
     // now on, since releasing the ballast checkpoints (and a checkpoint
     // that meets the full map writes again what waits for it).
-    auto waits = [&](std::size_t i) { return journal_ && !results[i] && !batch[i].appends(); };
     auto written = [&](std::size_t i) {
         purged = purged || (batch[i].kind == request::purge && batch[i].lsn > 0);
-        if (!waits(i)) return;
+        if (!journal_ || batch[i].appends()) return;
         barrier = barrier || batch[i].kind == request::barrier;
-        unsettled_.push_back(std::move(batch[i]));  // (its kind stays: an enum is copied)
+        unsettled_.push_back(std::move(batch[i]));
+        held[i] = true;
     };
     for (std::size_t i = 0; i < batch.size(); ++i)
         if (!results[i]) written(i);
@@ -668,7 +669,7 @@ bool change_log::write_group(std::deque<request>& batch) {
     else if (!open_) regain_ballast(purged);  // (in the open transaction, it could leave that no room to commit)
     bool refused_full = false;
     for (std::size_t i = 0; i < batch.size(); ++i) {
-        if (waits(i)) continue;  // in unsettled_
+        if (held[i]) continue;
         refused_full = refused_full || (batch[i].appends() && results[i] == log_errc::full);
         if (batch[i].done) batch[i].done(results[i], results[i] ? 0 : batch[i].lsn);
     }
